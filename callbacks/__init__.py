@@ -1,0 +1,1 @@
+"""Lightning callbacks: the sparse training algorithms (AIHT) and recovery metrics."""

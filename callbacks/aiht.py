@@ -1,0 +1,140 @@
+"""AIHT, scalar output (SPEC §2), as a callback that rewrites the weights between steps.
+
+The module's training step leaves the full gradient g = A^T (A w − b) in ``weight.grad``
+(the gradient of ½‖A w − b‖² with the gates held constant). This callback, in
+``on_before_optimizer_step``, turns it into one AIHT update:
+
+1. step size mu = ‖g_S‖² / (‖A_S g_S‖² + 1e-8) on the current support S (1e-14 if empty);
+2. t = w − mu·g, keep its s largest-magnitude nonzero entries: w~ on support S~;
+3. refine on S~ with ``refine_steps`` Armijo-backtracked gradient steps (section 2, step 3);
+4. write the result into the weights; then move the gates (sequential convex mode).
+"""
+
+import math
+
+import torch
+from pytorch_lightning import Callback, LightningModule, Trainer
+from torch import Tensor
+
+from modules.gated_ops import gated_product, sensing_columns
+
+FIRST_STEP_SIZE = 1e-14
+ARMIJO = 0.9
+LINE_SEARCH_TRIES = 11
+
+
+def top_s_nonzero(t: Tensor, s: int) -> Tensor:
+    """Indices (ascending) of the s entries of t largest in magnitude, zeros never kept."""
+    k = min(s, int((t != 0).sum()))
+    idx = torch.topk(t.abs(), k, sorted=False).indices
+    return torch.sort(idx).values
+
+
+def refine(a: Tensor, b: Tensor, w_tilde: Tensor, mu: Tensor, steps: int) -> tuple[Tensor, Tensor, Tensor]:
+    """SPEC §2 step 3 on f(w) = ‖a w − b‖²; returns (w, mu, f(w)).
+
+    A trial w' = w − mu·g needs no new product: a w' = a w − mu·(a g).
+    """
+    w, aw = w_tilde, a @ w_tilde
+    f_tilde = (aw - b).square().sum()
+    f = f_tilde
+    for _ in range(steps):
+        g = a.T @ (aw - b)
+        ag = a @ g
+        g2 = g.square().sum()
+        for _ in range(LINE_SEARCH_TRIES):
+            aw_trial = aw - mu * ag
+            f_trial = (aw_trial - b).square().sum()
+            if f_trial <= f - ARMIJO * mu * g2:
+                w, aw, f = w - mu * g, aw_trial, f_trial
+                break
+            mu = mu / 2
+        else:
+            w, aw, f = w_tilde, a @ w_tilde, f_tilde
+    return w, mu, f
+
+
+class AIHT(Callback):
+    """Accelerated iterative hard thresholding for the scalar-output SparseMLP.
+
+    Args:
+        sparsity: the budget s (set per grid point by the sweep); above m·d it becomes m·d.
+        convex: keep the random gates for good (the paper's ``--convex``); otherwise the gates
+            follow the weights from the second epoch on (sequential convex, SPEC §2).
+        refine_steps: inner refinement steps per update (10 in the paper, 3 for Gaussian sensing).
+    """
+
+    def __init__(self, sparsity: int = 10, convex: bool = False, refine_steps: int = 10) -> None:
+        if sparsity < 1:
+            raise ValueError(f"the sparsity budget s must be at least 1, got {sparsity}")
+        if refine_steps < 0:
+            raise ValueError(f"aiht.refine_steps must be 0 or more, got {refine_steps}")
+        self.sparsity, self.convex, self.refine_steps = sparsity, convex, refine_steps
+        self.updates = 0
+        self.step_size = math.nan
+        self._batch: tuple[Tensor, Tensor] | None = None
+
+    def budget(self, pl_module: LightningModule) -> int:
+        """The effective s: the requested budget, capped at the number of weights."""
+        return min(self.sparsity, pl_module.weight.numel())
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        pl_module.convex = self.convex
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
+        self._batch = batch
+
+    @torch.no_grad()
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
+        x, b = self._batch
+        self._batch = None
+        weight, gates = pl_module.weight, pl_module.gates
+        grad = weight.grad
+        weight.grad = None
+        w, g = weight.detach().view(-1), grad.view(-1)
+
+        support = w != 0
+        if support.any():
+            g_s = torch.where(support, g, 0.0)
+            a_g_s = gated_product(x, g_s.view_as(weight), gates)
+            mu = g_s.square().sum() / (a_g_s.square().sum() + 1e-8)
+        else:
+            mu = torch.tensor(FIRST_STEP_SIZE, dtype=w.dtype, device=w.device)
+
+        t = w - mu * g
+        kept = top_s_nonzero(t, self.budget(pl_module))
+
+        a = sensing_columns(x, gates, kept)
+        values, mu, f = refine(a, b, t[kept], mu, self.refine_steps)
+        if not (torch.isfinite(f) and torch.isfinite(values).all()):
+            raise FloatingPointError(
+                f"AIHT diverged at update {self.updates}: the loss or weights are not finite "
+                f"(step size {float(mu):.3g}); check the data scale and the budget s"
+            )
+
+        weight.zero_()
+        weight.view(-1)[kept] = values
+        self.updates += 1
+        self.step_size = float(mu)
+        if not self.convex and trainer.current_epoch >= 1:
+            gates.copy_(weight)
+
+        mse = float(f) / b.numel()
+        max_label = float(getattr(trainer.datamodule, "max_label", 1.0))
+        pl_module.log_dict(
+            {
+                "train/mse": mse,
+                "train/psnr": 20 * math.log10(max_label) - 10 * math.log10(mse) if mse > 0 else math.inf,
+                "train/step_size": self.step_size,
+                "train/nnz": float(kept.numel()),
+            },
+            on_step=True,
+            on_epoch=False,
+        )
+
+    def state_dict(self) -> dict:
+        return {"updates": self.updates, "step_size": self.step_size}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.updates = state_dict["updates"]
+        self.step_size = state_dict["step_size"]

@@ -1,0 +1,1 @@
+"""One LightningDataModule per task of SPEC §6."""

@@ -1,0 +1,141 @@
+"""SPEC §6 mlp_planted: data labelled by a random sparse ReLU network, drawn as the paper draws it.
+
+With seed q: numpy's legacy generator seeded q+1 draws each planted layer (positions with
+``choice(P, c, replace=False)`` into the row-major rows × cols matrix, then ``normal(size=c)``
+as float32); seeded q+2 it draws X; torch seeded q+3 orders the minibatches. Train and
+validation data are the same set.
+"""
+
+import numpy as np
+import torch
+from pytorch_lightning import LightningDataModule
+
+from datamodules.tensor_batches import TensorBatches
+from lightning_app.errors import SkipPoint
+from lightning_app.precision import trainer_dtype
+
+
+def planted_layer_shapes(num_layers: int, input_dim: int, width: int, output_dim: int) -> list[tuple[int, int]]:
+    """(rows, cols) of each planted weight matrix; a scalar output is fused (no output layer)."""
+    shapes = [(input_dim, width)] + [(width, width)] * (num_layers - 1)
+    if output_dim > 1:
+        shapes.append((width, output_dim))
+    return shapes
+
+
+def draw_planted_weights(
+    num_layers: int, input_dim: int, width: int, output_dim: int, sparsity: int, seed: int
+) -> list[np.ndarray]:
+    """The planted weight matrices (float64 arrays holding float32 values), SPEC §6."""
+    rng = np.random.RandomState(seed + 1)
+    shapes = planted_layer_shapes(num_layers, input_dim, width, output_dim)
+    weights = []
+    for rows, cols in shapes:
+        size = rows * cols
+        count = min(size, int(sparsity / len(shapes)))
+        positions = rng.choice(size, count, replace=False)
+        values = rng.normal(size=count).astype(np.float32)
+        w = np.zeros(size)
+        w[positions] = values
+        weights.append(w.reshape(rows, cols))
+    return weights
+
+
+def draw_inputs(n: int, input_dim: int, seed: int) -> np.ndarray:
+    return np.random.RandomState(seed + 2).normal(size=(n, input_dim)).astype(np.float32)
+
+
+def apply_planted(weights: list[np.ndarray], x: np.ndarray, output_dim: int) -> np.ndarray:
+    """The planted network's outputs as float32: relu after every hidden layer, fused sum if scalar."""
+    h = x
+    for i, w in enumerate(weights):
+        h = h @ w
+        if i < len(weights) - 1 or output_dim == 1:
+            h = np.maximum(h, 0)
+    if output_dim == 1:
+        h = h.sum(-1)
+    return h.astype(np.float32)
+
+
+class PlantedMLPDataModule(LightningDataModule):
+    """The planted-MLP task. ``width``, ``sparsity`` and ``seed`` are set per grid point.
+
+    Args:
+        width: hidden width m of the planted network (the grid's m).
+        sparsity: total planted nonzeros s, split evenly over its layers (the grid's s).
+        seed: the run's seed q.
+        num_layers: planted hidden layers.
+        nmeasurements: examples n.
+        input_dim: input dimension (before the optional bias feature).
+        output_dim: outputs k; 1 means the scalar, fused network.
+        bias: append a constant-1 input feature.
+        batch_size: 0 for full batch, else the minibatch size.
+    """
+
+    task_name = "mlp_planted"
+    metric_name = "psnr"
+
+    def __init__(
+        self,
+        width: int = 10,
+        sparsity: int = 10,
+        seed: int = 0,
+        num_layers: int = 1,
+        nmeasurements: int = 50000,
+        input_dim: int = 100,
+        output_dim: int = 1,
+        bias: bool = False,
+        batch_size: int = 0,
+    ) -> None:
+        super().__init__()
+        for name, value in (
+            ("width", width),
+            ("sparsity", sparsity),
+            ("num_layers", num_layers),
+            ("nmeasurements", nmeasurements),
+            ("input_dim", input_dim),
+            ("output_dim", output_dim),
+        ):
+            if value < 1:
+                raise ValueError(f"data.{name} must be at least 1, got {value}")
+        if batch_size < 0:
+            raise ValueError(f"data.batch_size must be 0 (full batch) or positive, got {batch_size}")
+        self.width, self.sparsity, self.seed = width, sparsity, seed
+        self.num_layers, self.nmeasurements = num_layers, nmeasurements
+        self.input_dim, self.output_dim = input_dim, output_dim
+        self.bias, self.batch_size = bias, batch_size
+        self.planted_weights: list[np.ndarray] | None = None
+        self.x: torch.Tensor | None = None
+        self.y: torch.Tensor | None = None
+        self.max_label = 0.0
+
+    @property
+    def num_features(self) -> int:
+        """Input features the model sees: input_dim, plus one with ``bias``."""
+        return self.input_dim + int(self.bias)
+
+    def setup(self, stage: str) -> None:
+        if self.x is not None:
+            return
+        weights = draw_planted_weights(
+            self.num_layers, self.input_dim, self.width, self.output_dim, self.sparsity, self.seed
+        )
+        x = draw_inputs(self.nmeasurements, self.input_dim, self.seed)
+        y = apply_planted(weights, x, self.output_dim)
+        self.planted_weights = weights
+        self.max_label = float(np.abs(y).max())
+        if self.max_label == 0:
+            raise SkipPoint("all planted labels are zero (SPEC §6): recorded with metric 0")
+        if self.bias:
+            x = np.concatenate([x, np.ones((x.shape[0], 1), np.float32)], axis=1)
+        trainer = self.trainer
+        device = trainer.strategy.root_device if trainer is not None else torch.device("cpu")
+        dtype = trainer_dtype(trainer)
+        self.x = torch.from_numpy(x).to(device=device, dtype=dtype)
+        self.y = torch.from_numpy(y).to(device=device, dtype=dtype)
+
+    def train_dataloader(self) -> TensorBatches:
+        return TensorBatches(self.x, self.y, self.batch_size, shuffle=True, seed=self.seed + 3)
+
+    def val_dataloader(self) -> TensorBatches:
+        return TensorBatches(self.x, self.y, self.batch_size, shuffle=False)

@@ -1,0 +1,1 @@
+"""The application: the LightningCLI subclass, figure grids (sweeps) and their results."""

@@ -1,0 +1,1 @@
+"""LightningModules: the gated sparse MLP of SPEC §1."""

@@ -1,0 +1,85 @@
+"""Products with the sensing matrix A = [D_1 X, …, D_m X] of SPEC §1, never forming A.
+
+D_j = diag(1[X h_j > 0]). A weight matrix W (m × d, row j = unit j) stands for the
+unit-major vector w, so A w = sum_j D_j X w_j and (A^T r)_j = X^T D_j r.
+"""
+
+import torch
+from torch import Tensor
+
+
+def nonzero_rows(mat: Tensor) -> Tensor:
+    """Indices of the rows of ``mat`` that hold at least one nonzero."""
+    return (mat != 0).any(dim=1).nonzero().squeeze(1)
+
+
+def chunk_rows(num_units: int, element_size: int, memory_mb: float) -> int:
+    """How many examples' gate patterns over ``num_units`` units fit in ``memory_mb``."""
+    return max(1, int(memory_mb * 2**20) // max(1, num_units * element_size))
+
+
+def gated_product(x: Tensor, weight: Tensor, gates: Tensor | None) -> Tensor:
+    """A w for the weights ``weight`` (m × d) under ``gates`` (m × d); gates None means h = w.
+
+    Only units with nonzero weights cost anything, so this is cheap for sparse w.
+    """
+    units = nonzero_rows(weight)
+    if units.numel() == 0:
+        return x.new_zeros(x.shape[0])
+    pre = x @ weight[units].T
+    if gates is None:
+        return pre.clamp_min_(0).sum(1)
+    open_ = (x @ gates[units].T) > 0
+    return pre.mul_(open_).sum(1)
+
+
+def gated_gradient(x: Tensor, r: Tensor, gates: Tensor, memory_mb: float = 32.0) -> Tensor:
+    """A^T r as an m × d matrix: row j is X^T (1[X h_j > 0] ∘ r).
+
+    Units with zero gates are closed on every example, so their rows are zero and skipped.
+    The examples go in chunks so that at most ``memory_mb`` of gate patterns exist at once;
+    small chunks also keep the masking pass in cache, which makes the whole thing about as
+    fast as the two bare products.
+    """
+    grad = torch.zeros_like(gates)
+    units = nonzero_rows(gates)
+    if units.numel() == 0:
+        return grad
+    open_gates = gates[units]
+    block = torch.zeros_like(open_gates)
+    step = chunk_rows(units.numel(), x.element_size(), memory_mb)
+    for start in range(0, x.shape[0], step):
+        xs = x[start : start + step]
+        pattern = xs @ open_gates.T
+        pattern.gt_(0).mul_(r[start : start + step].unsqueeze(1))
+        block.addmm_(pattern.T, xs)
+    grad[units] = block
+    return grad
+
+
+def sensing_columns(x: Tensor, gates: Tensor, flat_index: Tensor) -> Tensor:
+    """The columns of A at the unit-major indices ``flat_index``, as an n × len(flat_index) matrix."""
+    d = x.shape[1]
+    units, feats = flat_index // d, flat_index % d
+    unique_units, which = torch.unique(units, return_inverse=True)
+    open_ = (x @ gates[unique_units].T) > 0
+    return open_[:, which] * x[:, feats]
+
+
+class GatedProduct(torch.autograd.Function):
+    """y = A w with the gates held constant; its backward is the full gradient A^T (dL/dy).
+
+    The forward touches only the units with nonzero weights; the backward costs the two
+    n·d·m products (gate patterns, then masked residual times X), in chunks of examples.
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Tensor, gates: Tensor, memory_mb: float) -> Tensor:
+        ctx.save_for_backward(x, gates)
+        ctx.memory_mb = memory_mb
+        return gated_product(x, weight, gates)
+
+    @staticmethod
+    def backward(ctx, grad_out: Tensor):
+        x, gates = ctx.saved_tensors
+        return None, gated_gradient(x, grad_out, gates, ctx.memory_mb), None, None

@@ -1,0 +1,24 @@
+"""The random gate vectors h_j of SPEC §1, drawn exactly as the paper's code draws them."""
+
+import numpy as np
+
+
+def gate_seed_offset(seed: int, num_weights: int) -> int:
+    """Offset added to the unit index before seeding: 0 for seed 0, else numpy's first randint(0, m·d)."""
+    if seed == 0:
+        return 0
+    return int(np.random.RandomState(seed).randint(0, num_weights))
+
+
+def random_gates(width: int, input_dim: int, seed: int, units: range | None = None) -> np.ndarray:
+    """Gates of the given units (all by default) as a (len(units), input_dim) float64 array.
+
+    Unit j's gate is the input_dim standard normals that numpy's legacy generator gives right
+    after seeding with j + offset, so any block of units can be regenerated on its own.
+    """
+    offset = gate_seed_offset(seed, width * input_dim)
+    units = range(width) if units is None else units
+    out = np.empty((len(units), input_dim))
+    for row, j in enumerate(units):
+        out[row] = np.random.RandomState(j + offset).normal(size=input_dim)
+    return out
