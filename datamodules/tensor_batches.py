@@ -2,14 +2,36 @@
 
 Full batch (``batch_size`` 0) yields the whole data once per epoch. Minibatches follow the
 order that a shuffled torch DataLoader gives after ``torch.manual_seed(seed)`` (two int64
-draws per epoch, the second seeding that epoch's permutation), so they match the paper's code.
-The loader is stateful, so a checkpoint taken mid-epoch resumes with the same order.
+draws per epoch, the second seeding that epoch's permutation), so they match the paper's
+code. Each epoch's order depends only on (seed, epoch), which Lightning sets through
+``sampler.set_epoch``; the position inside an epoch is saved in checkpoints, so a run resumes
+mid-epoch with the same batches.
 """
 
 from collections.abc import Iterator
 
 import torch
 from torch import Tensor
+
+
+class EpochOrder:
+    """The example order of each epoch; Lightning calls ``set_epoch`` before every epoch."""
+
+    def __init__(self, n: int, shuffle: bool, seed: int) -> None:
+        self.n, self.shuffle, self.seed = n, shuffle, seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def permutation(self) -> Tensor | None:
+        """None for the natural order."""
+        if not self.shuffle:
+            return None
+        generator = torch.Generator().manual_seed(self.seed)
+        draws = torch.empty(2 * (self.epoch + 1), dtype=torch.int64).random_(generator=generator)
+        epoch_seed = int(draws[-1])  # draws[-2] is the loader's base seed, unused here
+        return torch.randperm(self.n, generator=torch.Generator().manual_seed(epoch_seed))
 
 
 class TensorBatches:
@@ -23,46 +45,32 @@ class TensorBatches:
         self.x, self.y = x, y
         self.n = x.shape[0]
         self.batch_size = batch_size or self.n
-        self.shuffle = shuffle
-        self._generator = torch.Generator().manual_seed(seed)
-        self._order: Tensor | None = None
+        self.sampler = EpochOrder(self.n, shuffle and self.batch_size < self.n, seed)
+        self.batch_sampler = None  # Lightning looks for both, like on a torch DataLoader
         self._next_batch = 0
 
     def __len__(self) -> int:
         return -(-self.n // self.batch_size)
 
-    def _new_order(self) -> Tensor | None:
-        if not self.shuffle or self.batch_size >= self.n:
-            return None
-        torch.empty((), dtype=torch.int64).random_(generator=self._generator)  # the loader's base seed
-        epoch_seed = int(torch.empty((), dtype=torch.int64).random_(generator=self._generator))
-        order = torch.randperm(self.n, generator=torch.Generator().manual_seed(epoch_seed))
-        return order.to(self.x.device)
-
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
-        if self._next_batch == 0 or self._next_batch >= len(self):
+        if self._next_batch >= len(self):
             self._next_batch = 0
-            self._order = self._new_order()
+        order = self.sampler.permutation()
+        if order is not None:
+            order = order.to(self.x.device)
         while self._next_batch < len(self):
             start = self._next_batch * self.batch_size
             self._next_batch += 1
-            if self._order is None:
-                sl = slice(start, start + self.batch_size)
-                yield self.x[sl], self.y[sl]
+            if order is None:
+                yield self.x[start : start + self.batch_size], self.y[start : start + self.batch_size]
             else:
-                idx = self._order[start : start + self.batch_size]
+                idx = order[start : start + self.batch_size]
                 yield self.x[idx], self.y[idx]
         self._next_batch = 0
+        self.sampler.epoch += 1
 
     def state_dict(self) -> dict:
-        return {
-            "generator": self._generator.get_state(),
-            "order": None if self._order is None else self._order.cpu(),
-            "next_batch": self._next_batch,
-        }
+        return {"next_batch": self._next_batch}
 
     def load_state_dict(self, state: dict) -> None:
-        self._generator.set_state(state["generator"])
-        order = state["order"]
-        self._order = None if order is None else order.to(self.x.device)
         self._next_batch = state["next_batch"]

@@ -1,0 +1,122 @@
+"""Time one full-batch AIHT update against the floor of its two dense products.
+
+The update is timed as training does it: a forward and backward pass through
+``GatedProduct`` (½‖pred − b‖², which fills ``weight.grad`` with A^T r), then the AIHT
+callback's ``on_before_optimizer_step``. The gates are random and dense (every unit open
+somewhere) and the weights already hold s nonzeros, so the step-size product runs too.
+
+The floor is X @ H^T (n×d times d×m) plus P^T @ X (P n×m), each a plain ``torch.mm``,
+best of the repeats. Goal: update / floor <= 1.5.
+
+    .venv/bin/python benchmarks/aiht_update.py [--dtype float32] [--device cpu]
+"""
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import SimpleNamespace
+
+import torch
+from torch import Tensor, nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from callbacks.aiht import AIHT  # noqa: E402
+from modules.gated_ops import GatedProduct  # noqa: E402
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=50000, help="examples")
+    parser.add_argument("--d", type=int, default=100, help="input features")
+    parser.add_argument("--m", type=int, default=1000, help="hidden units")
+    parser.add_argument("--s", type=int, default=100, help="sparsity budget")
+    parser.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--memory-mb", type=float, default=32.0, help="gate-pattern memory (as SparseMLP)")
+    parser.add_argument("--refine-steps", type=int, default=10)
+    return parser.parse_args()
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def best_time(run: Callable[[], object], repeats: int, device: torch.device) -> float:
+    """Best wall time of ``repeats`` calls of ``run`` after one warm-up call."""
+    run()
+    best = float("inf")
+    for _ in range(repeats):
+        sync(device)
+        start = time.perf_counter()
+        run()
+        sync(device)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def fresh_weight(m: int, d: int, s: int, like: Tensor, generator: torch.Generator) -> nn.Parameter:
+    """An m × d weight with s random nonzeros (the state after an earlier AIHT update)."""
+    flat = torch.zeros(m * d, dtype=like.dtype, device=like.device)
+    idx = torch.randperm(m * d, generator=generator, device="cpu")[: min(s, m * d)].to(like.device)
+    values = torch.randn(idx.numel(), generator=generator, dtype=like.dtype, device="cpu")
+    flat[idx] = values.to(like.device) / s**0.5
+    return nn.Parameter(flat.view(m, d))
+
+
+def time_update(args: argparse.Namespace, x: Tensor, b: Tensor, gates: Tensor, device: torch.device) -> float:
+    """Best time of forward + backward + AIHT update, a fresh support per repeat (untimed)."""
+    generator = torch.Generator().manual_seed(1)
+    callback = AIHT(sparsity=args.s, convex=False, refine_steps=args.refine_steps)
+    trainer = SimpleNamespace(current_epoch=0, datamodule=SimpleNamespace(max_label=1.0))
+    best = float("inf")
+    for repeat in range(args.repeats + 1):  # the first is a warm-up
+        weight = fresh_weight(args.m, args.d, args.s, x, generator)
+        module = SimpleNamespace(weight=weight, gates=gates, log_dict=lambda *a, **k: None)
+        callback._batch = (x, b)
+        sync(device)
+        start = time.perf_counter()
+        pred = GatedProduct.apply(x, weight, gates, args.memory_mb)
+        loss = 0.5 * (pred - b).square().sum()
+        loss.backward()
+        callback.on_before_optimizer_step(trainer, module, None)
+        sync(device)
+        if repeat > 0:
+            best = min(best, time.perf_counter() - start)
+    return best
+
+
+def main() -> None:
+    args = parse_args()
+    device = torch.device(args.device)
+    dtype = getattr(torch, args.dtype)
+    torch.manual_seed(0)
+    x = torch.randn(args.n, args.d, dtype=dtype, device=device)
+    b = torch.randn(args.n, dtype=dtype, device=device)
+    gates = torch.randn(args.m, args.d, dtype=dtype, device=device)
+    p = torch.randn(args.n, args.m, dtype=dtype, device=device)
+
+    print(f"torch {torch.__version__}, device {device}, dtype {args.dtype}, threads {torch.get_num_threads()}")
+    print(f"n={args.n} d={args.d} m={args.m} s={args.s} repeats={args.repeats}")
+    floor1 = best_time(lambda: torch.mm(x, gates.T), args.repeats, device)
+    floor2 = best_time(lambda: torch.mm(p.T, x), args.repeats, device)
+    del p
+    floor = floor1 + floor2
+    print(f"floor product 1 (X @ H^T, n×d · d×m): {floor1 * 1e3:.2f} ms")
+    print(f"floor product 2 (P^T @ X, m×n · n×d): {floor2 * 1e3:.2f} ms")
+    print(f"floor total: {floor * 1e3:.2f} ms")
+    update = time_update(args, x, b, gates, device)
+    print(f"AIHT update (forward + backward + callback): {update * 1e3:.2f} ms")
+    print(f"ratio update/floor = {update / floor:.2f} (goal <= 1.5)")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except Exception as exc:  # noqa: BLE001 - a benchmark reports, it never fails the caller
+        print(f"benchmark failed: {type(exc).__name__}: {exc}")
+    sys.exit(0)

@@ -1,0 +1,44 @@
+"""Running the real Lightning pipeline on tiny planted problems, recording every update."""
+
+import torch
+from pytorch_lightning import Callback, Trainer
+
+from callbacks.aiht import AIHT
+from datamodules.planted import PlantedMLPDataModule
+from modules.sparse_mlp import SparseMLP
+
+
+class Recorder(Callback):
+    """Weights and gates after every update, and the batches each update saw."""
+
+    def __init__(self) -> None:
+        self.weights: list[torch.Tensor] = []
+        self.gates: list[torch.Tensor] = []
+        self.batches: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self.batches.append((batch[0].clone(), batch[1].clone()))
+        if not self.gates:
+            self.gates.append(pl_module.gates.detach().clone())
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.weights.append(pl_module.weight.detach().clone())
+        self.gates.append(pl_module.gates.detach().clone())
+
+
+def tiny_run(
+    m: int = 5, s: int = 7, n: int = 64, d: int = 6, seed: int = 0, epochs: int = 6, batch_size: int = 0,
+    convex: bool = False, callbacks=(), **trainer_kwargs,
+):
+    dm = PlantedMLPDataModule(width=m, sparsity=s, seed=seed, nmeasurements=n, input_dim=d, batch_size=batch_size)
+    model = SparseMLP(width=m, input_dim=d, seed=seed)
+    aiht = AIHT(sparsity=s, convex=convex)
+    rec = Recorder()
+    kwargs = dict(
+        max_epochs=epochs, precision="64-true", logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+    )
+    kwargs.update(trainer_kwargs)
+    trainer = Trainer(callbacks=[aiht, rec, *callbacks], **kwargs)
+    trainer.fit(model, datamodule=dm)
+    return trainer, model, dm, aiht, rec

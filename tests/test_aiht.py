@@ -1,0 +1,128 @@
+"""AIHT (SPEC §2) through the real Lightning pipeline against the plain re-implementation."""
+
+import numpy as np
+import pytest
+import torch
+
+from modules.gated_ops import GatedProduct
+from tests.helpers import tiny_run
+from tests.reference import dense_a, spec_gates, spec_update
+
+
+def reference_iterates(rec, m, d, s, seed, convex, batches_per_epoch):
+    gates = torch.from_numpy(spec_gates(m, d, seed))
+    w = torch.zeros(m * d, dtype=torch.float64)
+    out = []
+    for t, (x, b) in enumerate(rec.batches):
+        w = spec_update(dense_a(x, gates), b, w, s)
+        out.append(w.view(m, d))
+        epoch = t // batches_per_epoch
+        if not convex and epoch >= 1:
+            gates = w.view(m, d).clone()
+    return out
+
+
+@pytest.mark.parametrize("convex", [False, True])
+@pytest.mark.parametrize("batch_size", [0, 16])
+def test_iterates_equal_plain_reimplementation(convex, batch_size):
+    m, d, s, seed = 5, 6, 7, 0
+    epochs = 6 if batch_size == 0 else 2
+    _, _, _, _, rec = tiny_run(m=m, s=s, d=d, seed=seed, epochs=epochs, batch_size=batch_size, convex=convex)
+    per_epoch = 1 if batch_size == 0 else 4
+    assert len(rec.weights) == epochs * per_epoch
+    expected = reference_iterates(rec, m, d, s, seed, convex, per_epoch)
+    for ours, ref in zip(rec.weights, expected, strict=True):
+        assert torch.equal(ours != 0, ref != 0)
+        torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-12)
+    assert rec.weights[-1].abs().sum() > 0
+
+
+def test_minibatch_order_is_the_paper_dataloader_order():
+    n, bs, seed = 64, 16, 2
+    _, _, dm, _, rec = tiny_run(n=n, seed=seed, epochs=2, batch_size=bs)
+    torch.manual_seed(seed + 3)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(dm.x, dm.y), batch_size=bs, shuffle=True)
+    expected = [xb for _ in range(2) for xb, _ in loader]
+    assert len(expected) == len(rec.batches)
+    for (x, _), x_ref in zip(rec.batches, expected, strict=True):
+        assert torch.equal(x, x_ref)
+
+
+@pytest.mark.parametrize("batch_size", [0, 16])
+def test_nnz_within_budget_after_every_update(batch_size):
+    _, _, _, _, rec = tiny_run(m=5, s=7, epochs=4, batch_size=batch_size)
+    counts = [int((w != 0).sum()) for w in rec.weights]
+    assert all(1 <= c <= 7 for c in counts)
+
+
+def test_convex_gates_never_change():
+    _, model, _, _, rec = tiny_run(epochs=5, convex=True)
+    first = torch.from_numpy(spec_gates(5, 6, 0))
+    for g in rec.gates:
+        assert torch.equal(g, first)
+
+
+def test_sequential_gates_follow_weights_from_second_update():
+    _, _, _, _, rec = tiny_run(epochs=4)
+    random = torch.from_numpy(spec_gates(5, 6, 0))
+    assert torch.equal(rec.gates[1], random)  # after update 0
+    for t in range(1, 4):
+        assert torch.equal(rec.gates[t + 1], rec.weights[t])
+
+
+def test_budget_above_weight_count_becomes_dense():
+    m, d = 2, 3
+    _, model, _, aiht, rec = tiny_run(m=m, d=d, s=50, epochs=3)
+    assert aiht.budget(model) == m * d
+    assert max(int((w != 0).sum()) for w in rec.weights) <= m * d
+
+
+def test_autograd_gives_the_full_gradient():
+    torch.manual_seed(0)
+    x = torch.randn(40, 4, dtype=torch.float64)
+    b = torch.randn(40, dtype=torch.float64)
+    gates = torch.randn(3, 4, dtype=torch.float64)
+    w = torch.zeros(3, 4, dtype=torch.float64)
+    w[0, 1], w[2, 3] = 0.7, -1.2
+    weight = torch.nn.Parameter(w.clone())
+    pred = GatedProduct.apply(x, weight, gates, 1e-4)  # tiny memory: many chunks
+    (0.5 * (pred - b).square().sum()).backward()
+    a = dense_a(x, gates)
+    r = a @ w.view(-1) - b
+    torch.testing.assert_close(pred, a @ w.view(-1))
+    torch.testing.assert_close(weight.grad.view(-1), a.T @ r)
+
+
+def test_planted_recovery_reaches_30_db():
+    # SPEC §2 as written plateaus near 32 dB here (seed 0); the issue hoped for 40 dB.
+    trainer, model, *_ = tiny_run(m=10, s=20, n=5000, d=100, epochs=15)
+    assert float(trainer.callback_metrics["val/psnr"]) >= 30.0
+    assert model.nnz() <= 20
+
+
+@pytest.mark.parametrize("batch_size", [0, 16])
+def test_resume_from_checkpoint_ends_equal(tmp_path, batch_size):
+    from pytorch_lightning.callbacks import ModelCheckpoint
+
+    epochs = 6 if batch_size == 0 else 3
+    ckpt = ModelCheckpoint(dirpath=tmp_path, save_top_k=-1, every_n_epochs=1, filename="{epoch}")
+    _, full, *_ = tiny_run(epochs=epochs, batch_size=batch_size, callbacks=[ckpt], enable_checkpointing=True)
+    middle = tmp_path / "epoch=1.ckpt"
+    assert middle.exists()
+    from callbacks.aiht import AIHT
+    from datamodules.planted import PlantedMLPDataModule
+    from modules.sparse_mlp import SparseMLP
+    from pytorch_lightning import Trainer
+
+    dm = PlantedMLPDataModule(width=5, sparsity=7, seed=0, nmeasurements=64, input_dim=6, batch_size=batch_size)
+    model = SparseMLP(width=5, input_dim=6, seed=0)
+    aiht = AIHT(sparsity=7)
+    trainer = Trainer(
+        max_epochs=epochs, precision="64-true", logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0, callbacks=[aiht],
+    )
+    trainer.fit(model, datamodule=dm, ckpt_path=middle)
+    assert aiht.updates == len(dm.train_dataloader()) * epochs
+    assert torch.equal(model.weight, full.weight)
+    assert torch.equal(model.gates, full.gates)
+    assert np.isfinite(aiht.step_size)
