@@ -28,6 +28,7 @@ from modules.gated_ops import GatedProduct  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
+    """The problem size, dtype, device and repeats."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=50000, help="examples")
     parser.add_argument("--d", type=int, default=100, help="input features")
@@ -42,6 +43,7 @@ def parse_args() -> argparse.Namespace:
 
 
 def sync(device: torch.device) -> None:
+    """Wait for queued CUDA work so that wall times cover it."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
@@ -90,6 +92,16 @@ def time_update(args: argparse.Namespace, x: Tensor, b: Tensor, gates: Tensor, d
     return best
 
 
+def time_floor(
+    args: argparse.Namespace, x: Tensor, gates: Tensor, device: torch.device
+) -> tuple[float, float]:
+    """Best times of X @ H^T and P^T @ X (P a random n × m matrix, freed afterwards)."""
+    p = torch.randn(args.n, args.m, dtype=x.dtype, device=device)
+    floor1 = best_time(lambda: torch.mm(x, gates.T), args.repeats, device)
+    floor2 = best_time(lambda: torch.mm(p.T, x), args.repeats, device)
+    return floor1, floor2
+
+
 def main() -> None:
     args = parse_args()
     device = torch.device(args.device)
@@ -98,13 +110,11 @@ def main() -> None:
     x = torch.randn(args.n, args.d, dtype=dtype, device=device)
     b = torch.randn(args.n, dtype=dtype, device=device)
     gates = torch.randn(args.m, args.d, dtype=dtype, device=device)
-    p = torch.randn(args.n, args.m, dtype=dtype, device=device)
 
-    print(f"torch {torch.__version__}, device {device}, dtype {args.dtype}, threads {torch.get_num_threads()}")
+    threads = torch.get_num_threads()
+    print(f"torch {torch.__version__}, device {device}, dtype {args.dtype}, threads {threads}")
     print(f"n={args.n} d={args.d} m={args.m} s={args.s} repeats={args.repeats}")
-    floor1 = best_time(lambda: torch.mm(x, gates.T), args.repeats, device)
-    floor2 = best_time(lambda: torch.mm(p.T, x), args.repeats, device)
-    del p
+    floor1, floor2 = time_floor(args, x, gates, device)
     floor = floor1 + floor2
     print(f"floor product 1 (X @ H^T, n×d · d×m): {floor1 * 1e3:.2f} ms")
     print(f"floor product 2 (P^T @ X, m×n · n×d): {floor2 * 1e3:.2f} ms")

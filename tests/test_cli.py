@@ -1,0 +1,126 @@
+"""``python cli.py fit``: the grid, its output contract and its errors."""
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from lightning_app.cli import SweepCLI
+from tests.reference import spec_planted
+
+REQUIRED_KEYS = {
+    "task", "method", "num_layers", "m", "s", "seed", "metric_name", "metric", "nnz", "epochs",
+    "batch_size", "wall_s", "status",
+}
+
+
+def fit(tmp_path: Path, *extra: str, mlist=("2", "5"), slist=("3", "2000"), n="500", epochs="3"):
+    args = [
+        "fit", "--data", "datamodules.planted.PlantedMLPDataModule",
+        f"--data.nmeasurements={n}", "--data.input_dim=10",
+        f"--trainer.max_epochs={epochs}", f"--trainer.default_root_dir={tmp_path}",
+        "--trainer.enable_progress_bar=false",
+        "--sweep.mlist", *mlist, "--sweep.slist", *slist, "--sweep.seedlist", "0", *extra,
+    ]
+    SweepCLI(args=args)
+    return tmp_path
+
+
+def test_grid_writes_results_per_point(tmp_path):
+    root = fit(tmp_path)
+    rows = list(csv.DictReader((root / "results.csv").open()))
+    assert [(r["m"], r["s"]) for r in rows] == [("2", "3"), ("2", "2000"), ("5", "3"), ("5", "2000")]
+    for m in (2, 5):
+        for s in (3, 2000):
+            folder = root / f"mlp_planted/aiht/hidden1/m{m}_s{s}_seed0"
+            result = json.loads((folder / "result.json").read_text())
+            assert REQUIRED_KEYS <= set(result)
+            assert result["status"] == "done" and result["metric_name"] == "psnr"
+            assert result["s_effective"] == min(s, m * 10)
+            assert result["nnz"] <= result["s_effective"]
+            assert result["updates"] == 3
+            assert list(folder.glob("events.out.tfevents.*"))
+    assert (root / "config.yaml").exists()
+
+
+def test_tensorboard_has_curves_recovery_and_hparams(tmp_path):
+    root = fit(tmp_path, mlist=("3",), slist=("4",))
+    folder = root / "mlp_planted/aiht/hidden1/m3_s4_seed0"
+    acc = EventAccumulator(str(folder))
+    acc.Reload()
+    tags = set(acc.Tags()["scalars"])
+    assert {"train/psnr", "train/nnz", "train/step_size", "train/mse", "val/psnr"} <= tags
+    assert {"recovery/rel_weight_error", "recovery/support_precision", "recovery/support_recall"} <= tags
+    assert len(acc.Scalars("train/nnz")) == 3
+    result = json.loads((folder / "result.json").read_text())
+    assert acc.Scalars("hp_metric")[-1].value == pytest.approx(result["metric"], rel=1e-6)
+
+
+def test_finished_points_are_kept(tmp_path):
+    root = fit(tmp_path, mlist=("2",), slist=("3",))
+    path = root / "mlp_planted/aiht/hidden1/m2_s3_seed0/result.json"
+    first = json.loads(path.read_text())
+    fit(tmp_path, mlist=("2",), slist=("3",))
+    assert json.loads(path.read_text()) == first
+
+
+def test_skipped_point_is_recorded(tmp_path):
+    seed = next(q for q in range(50) if spec_planted(1, 1, q, 1, 1)[2][0] == 0)
+    SweepCLI(args=[
+        "fit", "--data", "datamodules.planted.PlantedMLPDataModule", "--data.nmeasurements=1",
+        "--data.input_dim=1", "--trainer.max_epochs=1", f"--trainer.default_root_dir={tmp_path}",
+        "--sweep.mlist", "1", "--sweep.slist", "1", "--sweep.seedlist", str(seed), str(seed + 100),
+    ])
+    rows = list(csv.DictReader((tmp_path / "results.csv").open()))
+    assert rows[0]["status"] == "skipped" and float(rows[0]["metric"]) == 0.0
+    assert len(rows) == 2
+
+
+def test_failing_point_is_recorded_and_grid_goes_on(tmp_path, monkeypatch):
+    import callbacks.aiht
+
+    original = callbacks.aiht.refine
+
+    def diverge(a, b, w, mu, steps):
+        w, mu, f = original(a, b, w, mu, steps)
+        return w * (float("nan") if a.shape[1] == 3 else 1.0), mu, f
+
+    monkeypatch.setattr(callbacks.aiht, "refine", diverge)
+    root = fit(tmp_path, mlist=("2", "5"), slist=("3", "4"))
+    rows = {(r["m"], r["s"]): r for r in csv.DictReader((root / "results.csv").open())}
+    assert rows[("2", "3")]["status"] == "failed"
+    assert "not finite" in rows[("2", "3")]["error"]
+    assert rows[("5", "4")]["status"] == "done"
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--sweep.slist", "0"], "sweep.slist"),
+        (["--sweep.mlist", "0"], "sweep.mlist"),
+        (["--sweep.method", "nope"], "sweep.method"),
+        (["--data.batch_size=-3"], "data.batch_size"),
+    ],
+)
+def test_bad_settings_name_the_setting(tmp_path, extra, message):
+    with pytest.raises(ValueError, match=message):
+        fit(tmp_path, *extra)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--trainer.max_epocs=3"], "max_epocs"),
+        (["--data.foo=3"], "foo"),
+        (["--data", "datamodules.nope.Task"], "datamodules.nope.Task"),
+    ],
+)
+def test_unknown_keys_and_tasks_stop_with_their_name(tmp_path, args, message):
+    cmd = [sys.executable, "cli.py", "fit", "--data", "datamodules.planted.PlantedMLPDataModule", *args]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).parents[1])
+    assert done.returncode != 0
+    assert message in done.stderr
