@@ -14,9 +14,7 @@ def recovery_metrics(learned: np.ndarray, planted: np.ndarray) -> dict[str, floa
 
     Both arguments are m × d, one row per unit.
     """
-    cost = (
-        (learned**2).sum(1)[:, None] + (planted**2).sum(1)[None, :] - 2 * learned @ planted.T
-    )
+    cost = (learned**2).sum(1)[:, None] + (planted**2).sum(1)[None, :] - 2 * learned @ planted.T
     rows, cols = linear_sum_assignment(cost)
     matched = np.zeros_like(planted)
     matched[rows] = planted[cols]

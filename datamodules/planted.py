@@ -15,7 +15,9 @@ from lightning_app.errors import SkipPoint
 from lightning_app.precision import trainer_dtype
 
 
-def planted_layer_shapes(num_layers: int, input_dim: int, width: int, output_dim: int) -> list[tuple[int, int]]:
+def planted_layer_shapes(
+    num_layers: int, input_dim: int, width: int, output_dim: int
+) -> list[tuple[int, int]]:
     """(rows, cols) of each planted weight matrix; a scalar output is fused (no output layer)."""
     shapes = [(input_dim, width)] + [(width, width)] * (num_layers - 1)
     if output_dim > 1:

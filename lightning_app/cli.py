@@ -7,9 +7,9 @@ import warnings
 from pathlib import Path
 
 from jsonargparse import Namespace
+from pytorch_lightning import LightningDataModule
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from pytorch_lightning.loggers import TensorBoardLogger
-from pytorch_lightning import LightningDataModule
 
 from callbacks.aiht import AIHT
 from callbacks.recovery import PlantedRecovery
@@ -55,18 +55,23 @@ class SweepCLI(LightningCLI):
         return {"fit": {"model", "datamodule"}}
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-        parser.add_argument("--sweep.method", type=str, nargs="+", default=["aiht"],
-                            help="Methods to run (aiht).")
-        parser.add_argument("--sweep.num_layers", type=int, nargs="+", default=[1],
-                            help="Numbers of hidden layers (1).")
-        parser.add_argument("--sweep.mlist", type=int, nargs="+", default=[10],
-                            help="Hidden widths m.")
-        parser.add_argument("--sweep.slist", type=int, nargs="+", default=[10],
-                            help="Sparsity budgets s (nonzero weights).")
-        parser.add_argument("--sweep.seedlist", type=int, nargs="+", default=[0],
-                            help="Seeds.")
-        parser.add_argument("--sweep.overwrite", type=bool, default=False,
-                            help="Run again points whose result.json says done.")
+        parser.add_argument(
+            "--sweep.method", type=str, nargs="+", default=["aiht"], help="Methods to run (aiht)."
+        )
+        parser.add_argument(
+            "--sweep.num_layers", type=int, nargs="+", default=[1], help="Numbers of hidden layers (1)."
+        )
+        parser.add_argument("--sweep.mlist", type=int, nargs="+", default=[10], help="Hidden widths m.")
+        parser.add_argument(
+            "--sweep.slist", type=int, nargs="+", default=[10], help="Sparsity budgets s (nonzero weights)."
+        )
+        parser.add_argument("--sweep.seedlist", type=int, nargs="+", default=[0], help="Seeds.")
+        parser.add_argument(
+            "--sweep.overwrite",
+            type=bool,
+            default=False,
+            help="Run again points whose result.json says done.",
+        )
         parser.add_class_arguments(AIHT, "aiht", skip={"sparsity"}, instantiate=False)
         parser.link_arguments("data", "model.input_dim", compute_fn=_num_features, apply_on="instantiate")
 
@@ -99,8 +104,12 @@ class SweepCLI(LightningCLI):
         config = self.config.clone()
         fit = config[self.subcommand]
         data_args = fit.data.init_args
-        for key, value in (("width", point.m), ("sparsity", point.s), ("seed", point.seed),
-                           ("num_layers", point.num_layers)):
+        for key, value in (
+            ("width", point.m),
+            ("sparsity", point.s),
+            ("seed", point.seed),
+            ("num_layers", point.num_layers),
+        ):
             if key in data_args:
                 data_args[key] = value
         fit.model.width = point.m
@@ -116,10 +125,17 @@ class SweepCLI(LightningCLI):
         fit = self.config[self.subcommand]
         data_args = fit.data.init_args
         return {
-            "task": self._task_name(), "method": point.method, "num_layers": point.num_layers,
-            "m": point.m, "s": point.s, "seed": point.seed, "metric_name": self._metric_name(),
-            "epochs": fit.trainer.max_epochs, "batch_size": data_args.get("batch_size", 0),
-            "convex": fit.aiht.convex, "precision": str(fit.trainer.precision),
+            "task": self._task_name(),
+            "method": point.method,
+            "num_layers": point.num_layers,
+            "m": point.m,
+            "s": point.s,
+            "seed": point.seed,
+            "metric_name": self._metric_name(),
+            "epochs": fit.trainer.max_epochs,
+            "batch_size": data_args.get("batch_size", 0),
+            "convex": fit.aiht.convex,
+            "precision": str(fit.trainer.precision),
         }
 
     def run_point(self, point: GridPoint, folder: Path) -> dict:
@@ -139,8 +155,12 @@ class SweepCLI(LightningCLI):
             trainer.validate(model, datamodule=datamodule, verbose=False)
         metric = float(trainer.callback_metrics[key])
         result = {
-            "metric": metric, "nnz": model.nnz(), "s_effective": algorithm.budget(model),
-            "updates": algorithm.updates, "fit_s": round(fit_s, 3), **recovery.metrics,
+            "metric": metric,
+            "nnz": model.nnz(),
+            "s_effective": algorithm.budget(model),
+            "updates": algorithm.updates,
+            "fit_s": round(fit_s, 3),
+            **recovery.metrics,
         }
         hparams = {**self.base_result(point), "s_effective": result["s_effective"]}
         logger.log_hyperparams(hparams, metrics={"hp_metric": metric})

@@ -7,8 +7,21 @@ from pathlib import Path
 
 RESULT_FILE = "result.json"
 CSV_COLUMNS = [
-    "task", "method", "num_layers", "m", "s", "s_effective", "seed", "metric_name", "metric",
-    "nnz", "epochs", "batch_size", "wall_s", "status", "error",
+    "task",
+    "method",
+    "num_layers",
+    "m",
+    "s",
+    "s_effective",
+    "seed",
+    "metric_name",
+    "metric",
+    "nnz",
+    "epochs",
+    "batch_size",
+    "wall_s",
+    "status",
+    "error",
 ]
 
 

@@ -53,8 +53,13 @@ def run_grid(
         write_csv(root / "results.csv", results)
         log.warning(
             "[%d/%d] %s: %s %s=%s (%.1f s)",
-            number, len(points), point.folder(task), result["status"],
-            result.get("metric_name"), _fmt(result.get("metric")), result["wall_s"],
+            number,
+            len(points),
+            point.folder(task),
+            result["status"],
+            result.get("metric_name"),
+            _fmt(result.get("metric")),
+            result["wall_s"],
         )
     write_csv(root / "results.csv", results)
     return results

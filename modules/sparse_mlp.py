@@ -12,7 +12,6 @@ from torch import Tensor, nn
 from torchmetrics.image import PeakSignalNoiseRatio
 
 from lightning_app.precision import trainer_dtype
-
 from modules.gated_ops import GatedProduct, gated_product
 from modules.gates import random_gates
 
@@ -91,4 +90,3 @@ class SparseMLP(LightningModule):
 
     def nnz(self) -> int:
         return int((self.weight != 0).sum())
-

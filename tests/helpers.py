@@ -27,16 +27,31 @@ class Recorder(Callback):
 
 
 def tiny_run(
-    m: int = 5, s: int = 7, n: int = 64, d: int = 6, seed: int = 0, epochs: int = 6, batch_size: int = 0,
-    convex: bool = False, callbacks=(), **trainer_kwargs,
+    m: int = 5,
+    s: int = 7,
+    n: int = 64,
+    d: int = 6,
+    seed: int = 0,
+    epochs: int = 6,
+    batch_size: int = 0,
+    convex: bool = False,
+    callbacks=(),
+    **trainer_kwargs,
 ):
-    dm = PlantedMLPDataModule(width=m, sparsity=s, seed=seed, nmeasurements=n, input_dim=d, batch_size=batch_size)
+    dm = PlantedMLPDataModule(
+        width=m, sparsity=s, seed=seed, nmeasurements=n, input_dim=d, batch_size=batch_size
+    )
     model = SparseMLP(width=m, input_dim=d, seed=seed)
     aiht = AIHT(sparsity=s, convex=convex)
     rec = Recorder()
     kwargs = dict(
-        max_epochs=epochs, precision="64-true", logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+        max_epochs=epochs,
+        precision="64-true",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
     )
     kwargs.update(trainer_kwargs)
     trainer = Trainer(callbacks=[aiht, rec, *callbacks], **kwargs)

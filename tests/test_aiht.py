@@ -41,7 +41,9 @@ def test_minibatch_order_is_the_paper_dataloader_order():
     n, bs, seed = 64, 16, 2
     _, _, dm, _, rec = tiny_run(n=n, seed=seed, epochs=2, batch_size=bs)
     torch.manual_seed(seed + 3)
-    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(dm.x, dm.y), batch_size=bs, shuffle=True)
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(dm.x, dm.y), batch_size=bs, shuffle=True
+    )
     expected = [xb for _ in range(2) for xb, _ in loader]
     assert len(expected) == len(rec.batches)
     for (x, _), x_ref in zip(rec.batches, expected, strict=True):
@@ -109,17 +111,26 @@ def test_resume_from_checkpoint_ends_equal(tmp_path, batch_size):
     _, full, *_ = tiny_run(epochs=epochs, batch_size=batch_size, callbacks=[ckpt], enable_checkpointing=True)
     middle = tmp_path / "epoch=1.ckpt"
     assert middle.exists()
+    from pytorch_lightning import Trainer
+
     from callbacks.aiht import AIHT
     from datamodules.planted import PlantedMLPDataModule
     from modules.sparse_mlp import SparseMLP
-    from pytorch_lightning import Trainer
 
-    dm = PlantedMLPDataModule(width=5, sparsity=7, seed=0, nmeasurements=64, input_dim=6, batch_size=batch_size)
+    dm = PlantedMLPDataModule(
+        width=5, sparsity=7, seed=0, nmeasurements=64, input_dim=6, batch_size=batch_size
+    )
     model = SparseMLP(width=5, input_dim=6, seed=0)
     aiht = AIHT(sparsity=7)
     trainer = Trainer(
-        max_epochs=epochs, precision="64-true", logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0, callbacks=[aiht],
+        max_epochs=epochs,
+        precision="64-true",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        callbacks=[aiht],
     )
     trainer.fit(model, datamodule=dm, ckpt_path=middle)
     assert aiht.updates == len(dm.train_dataloader()) * epochs

@@ -13,18 +13,39 @@ from lightning_app.cli import SweepCLI
 from tests.reference import spec_planted
 
 REQUIRED_KEYS = {
-    "task", "method", "num_layers", "m", "s", "seed", "metric_name", "metric", "nnz", "epochs",
-    "batch_size", "wall_s", "status",
+    "task",
+    "method",
+    "num_layers",
+    "m",
+    "s",
+    "seed",
+    "metric_name",
+    "metric",
+    "nnz",
+    "epochs",
+    "batch_size",
+    "wall_s",
+    "status",
 }
 
 
 def fit(tmp_path: Path, *extra: str, mlist=("2", "5"), slist=("3", "2000"), n="500", epochs="3"):
     args = [
-        "fit", "--data", "datamodules.planted.PlantedMLPDataModule",
-        f"--data.nmeasurements={n}", "--data.input_dim=10",
-        f"--trainer.max_epochs={epochs}", f"--trainer.default_root_dir={tmp_path}",
+        "fit",
+        "--data",
+        "datamodules.planted.PlantedMLPDataModule",
+        f"--data.nmeasurements={n}",
+        "--data.input_dim=10",
+        f"--trainer.max_epochs={epochs}",
+        f"--trainer.default_root_dir={tmp_path}",
         "--trainer.enable_progress_bar=false",
-        "--sweep.mlist", *mlist, "--sweep.slist", *slist, "--sweep.seedlist", "0", *extra,
+        "--sweep.mlist",
+        *mlist,
+        "--sweep.slist",
+        *slist,
+        "--sweep.seedlist",
+        "0",
+        *extra,
     ]
     SweepCLI(args=args)
     return tmp_path
@@ -70,11 +91,24 @@ def test_finished_points_are_kept(tmp_path):
 
 def test_skipped_point_is_recorded(tmp_path):
     seed = next(q for q in range(50) if spec_planted(1, 1, q, 1, 1)[2][0] == 0)
-    SweepCLI(args=[
-        "fit", "--data", "datamodules.planted.PlantedMLPDataModule", "--data.nmeasurements=1",
-        "--data.input_dim=1", "--trainer.max_epochs=1", f"--trainer.default_root_dir={tmp_path}",
-        "--sweep.mlist", "1", "--sweep.slist", "1", "--sweep.seedlist", str(seed), str(seed + 100),
-    ])
+    SweepCLI(
+        args=[
+            "fit",
+            "--data",
+            "datamodules.planted.PlantedMLPDataModule",
+            "--data.nmeasurements=1",
+            "--data.input_dim=1",
+            "--trainer.max_epochs=1",
+            f"--trainer.default_root_dir={tmp_path}",
+            "--sweep.mlist",
+            "1",
+            "--sweep.slist",
+            "1",
+            "--sweep.seedlist",
+            str(seed),
+            str(seed + 100),
+        ]
+    )
     rows = list(csv.DictReader((tmp_path / "results.csv").open()))
     assert rows[0]["status"] == "skipped" and float(rows[0]["metric"]) == 0.0
     assert len(rows) == 2

@@ -50,7 +50,7 @@ def test_full_batch_and_minibatches():
     assert sizes == [16, 16, 16, 2]
     full = PlantedMLPDataModule(width=3, sparsity=3, nmeasurements=50, input_dim=4)
     full.setup("fit")
-    (x, y), = list(full.train_dataloader())
+    ((x, y),) = list(full.train_dataloader())
     assert torch.equal(x, full.x)
 
 
