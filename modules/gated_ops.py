@@ -26,11 +26,11 @@ def gated_product(x: Tensor, weight: Tensor, gates: Tensor | None) -> Tensor:
     units = nonzero_rows(weight)
     if units.numel() == 0:
         return x.new_zeros(x.shape[0])
-    pre = x @ weight[units].T
     if gates is None:
-        return pre.clamp_min_(0).sum(1)
-    open_ = (x @ gates[units].T) > 0
-    return pre.mul_(open_).sum(1)
+        return (x @ weight[units].T).clamp_min_(0).sum(1)
+    k = units.numel()
+    both = x @ torch.cat([weight[units], gates[units]]).T  # one product for values and patterns
+    return both[:, :k].mul_(both[:, k:] > 0).sum(1)
 
 
 def gated_gradient(x: Tensor, r: Tensor, gates: Tensor, memory_mb: float = 32.0) -> Tensor:
