@@ -16,7 +16,7 @@ import torch
 from pytorch_lightning import Callback, LightningModule, Trainer
 from torch import Tensor
 
-from modules.gated_ops import gated_product, sensing_columns
+from modules.gated_ops import sensing_columns
 
 FIRST_STEP_SIZE = 1e-14
 ARMIJO = 0.9
@@ -93,10 +93,10 @@ class AIHT(Callback):
         weight.grad = None
         w, g = weight.detach().view(-1), grad.view(-1)
 
-        support = w != 0
-        if support.any():
-            g_s = torch.where(support, g, 0.0)
-            a_g_s = gated_product(x, g_s.view_as(weight), gates)
+        support = (w != 0).nonzero().squeeze(1)
+        if support.numel() > 0:
+            g_s = g[support]
+            a_g_s = sensing_columns(x, gates, support) @ g_s
             mu = g_s.square().sum() / (a_g_s.square().sum() + 1e-8)
         else:
             mu = torch.tensor(FIRST_STEP_SIZE, dtype=w.dtype, device=w.device)
