@@ -1,6 +1,7 @@
 """The LightningCLI subclass behind ``python cli.py fit``: one fresh DataModule, model and
 Trainer per grid point, built from the parsed config with the point's m, s and seed."""
 
+import importlib
 import logging
 import time
 import warnings
@@ -95,7 +96,8 @@ class SweepCLI(LightningCLI):
         self._parser(self.subcommand).save(
             config, root / "config.yaml", overwrite=True, skip_none=False, skip_check=True
         )
-        task = self._point_objects(self.points[0])[0].task_name
+        self._point_objects(self.points[0])  # bad data or model settings stop here, before any run
+        task = self._task_name()
         return run_grid(
             self.points, root, task, self.run_point, self.base_result, overwrite=config.sweep.overwrite
         )
@@ -174,10 +176,9 @@ class SweepCLI(LightningCLI):
         return self._class_attr("metric_name")
 
     def _class_attr(self, name: str) -> str:
-        from jsonargparse._util import import_object  # noqa: PLC0415
-
-        cls = import_object(self.config[self.subcommand].data.class_path)
-        return getattr(cls, name, "custom" if name == "task_name" else "metric")
+        module, _, cls = self.config[self.subcommand].data.class_path.rpartition(".")
+        data_class = getattr(importlib.import_module(module), cls)
+        return getattr(data_class, name, "custom" if name == "task_name" else "metric")
 
 
 def _num_features(datamodule) -> int:
