@@ -36,6 +36,7 @@ def tiny_run(
     batch_size: int = 0,
     convex: bool = False,
     callbacks=(),
+    ckpt_path=None,
     **trainer_kwargs,
 ):
     dm = PlantedMLPDataModule(
@@ -55,5 +56,5 @@ def tiny_run(
     )
     kwargs.update(trainer_kwargs)
     trainer = Trainer(callbacks=[aiht, rec, *callbacks], **kwargs)
-    trainer.fit(model, datamodule=dm)
+    trainer.fit(model, datamodule=dm, ckpt_path=ckpt_path)
     return trainer, model, dm, aiht, rec

@@ -111,28 +111,7 @@ def test_resume_from_checkpoint_ends_equal(tmp_path, batch_size):
     _, full, *_ = tiny_run(epochs=epochs, batch_size=batch_size, callbacks=[ckpt], enable_checkpointing=True)
     middle = tmp_path / "epoch=1.ckpt"
     assert middle.exists()
-    from pytorch_lightning import Trainer
-
-    from callbacks.aiht import AIHT
-    from datamodules.planted import PlantedMLPDataModule
-    from modules.sparse_mlp import SparseMLP
-
-    dm = PlantedMLPDataModule(
-        width=5, sparsity=7, seed=0, nmeasurements=64, input_dim=6, batch_size=batch_size
-    )
-    model = SparseMLP(width=5, input_dim=6, seed=0)
-    aiht = AIHT(sparsity=7)
-    trainer = Trainer(
-        max_epochs=epochs,
-        precision="64-true",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        callbacks=[aiht],
-    )
-    trainer.fit(model, datamodule=dm, ckpt_path=middle)
+    _, model, dm, aiht, _ = tiny_run(epochs=epochs, batch_size=batch_size, ckpt_path=middle)
     assert aiht.updates == len(dm.train_dataloader()) * epochs
     assert torch.equal(model.weight, full.weight)
     assert torch.equal(model.gates, full.gates)
