@@ -76,6 +76,7 @@ class PlantedMLPDataModule(LightningDataModule):
 
     task_name = "mlp_planted"
     metric_name = "psnr"
+    data_depends_on_sparsity = True  # the planted network has s nonzeros: IMP runs once per s
 
     def __init__(
         self,

@@ -13,8 +13,9 @@ from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from pytorch_lightning.loggers import TensorBoardLogger
 
 from callbacks.aiht import AIHT
+from callbacks.imp import IMP
 from callbacks.recovery import PlantedRecovery
-from lightning_app.grid import GridPoint, grid_points
+from lightning_app.grid import GridPoint, grid_points, group_jobs
 from lightning_app.sweep import run_grid
 from modules.sparse_mlp import SparseMLP
 
@@ -57,7 +58,7 @@ class SweepCLI(LightningCLI):
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_argument(
-            "--sweep.method", type=str, nargs="+", default=["aiht"], help="Methods to run (aiht)."
+            "--sweep.method", type=str, nargs="+", default=["aiht"], help="Methods to run: aiht, imp."
         )
         parser.add_argument(
             "--sweep.num_layers", type=int, nargs="+", default=[1], help="Numbers of hidden layers (1)."
@@ -73,13 +74,21 @@ class SweepCLI(LightningCLI):
             default=False,
             help="Run again points whose result.json says done.",
         )
+        parser.add_argument(
+            "--sweep.imp_precision",
+            type=str,
+            default="32-true",
+            help="trainer.precision of IMP points (the paper trains IMP in float32, AIHT in float64).",
+        )
         parser.add_class_arguments(AIHT, "aiht", skip={"sparsity"}, instantiate=False)
+        parser.add_class_arguments(IMP, "imp", skip={"targets"}, instantiate=False)
         parser.link_arguments("data", "model.input_dim", compute_fn=_num_features, apply_on="instantiate")
 
     def instantiate_classes(self) -> None:
         """Classes are built per grid point in ``run_sweep``; here only the grid is checked."""
         sweep = self.config[self.subcommand].sweep
         self.points = grid_points(sweep.method, sweep.num_layers, sweep.mlist, sweep.slist, sweep.seedlist)
+        IMP(targets=sweep.slist, **self.config[self.subcommand].imp.as_dict())  # bad imp.* stop here
         self.model = self.datamodule = self.trainer = None
 
     def _run_subcommand(self, subcommand: str) -> None:
@@ -98,8 +107,16 @@ class SweepCLI(LightningCLI):
         )
         self._point_objects(self.points[0])  # bad data or model settings stop here, before any run
         task = self._task_name()
-        return run_grid(
-            self.points, root, task, self.run_point, self.base_result, overwrite=config.sweep.overwrite
+        jobs = group_jobs(self.points, self._shared_trajectory)
+        return run_grid(jobs, root, task, self.run_job, self.base_result, overwrite=config.sweep.overwrite)
+
+    def _shared_trajectory(self, point: GridPoint) -> bool:
+        """One IMP trajectory serves every s where the data does not depend on s (SPEC §7)."""
+        imp = self.config[self.subcommand].imp
+        return (
+            point.method == "imp"
+            and not self._class_attr("data_depends_on_sparsity", default=False)
+            and not (imp.retrain and imp.prune_iters == 0)
         )
 
     def _point_config(self, point: GridPoint) -> Namespace:
@@ -116,6 +133,8 @@ class SweepCLI(LightningCLI):
                 data_args[key] = value
         fit.model.width = point.m
         fit.model.seed = point.seed
+        fit.model.num_layers = point.num_layers
+        fit.model.network = "relu" if point.method == "imp" else "gated"
         return config
 
     def _point_objects(self, point: GridPoint):
@@ -126,7 +145,7 @@ class SweepCLI(LightningCLI):
     def base_result(self, point: GridPoint) -> dict:
         fit = self.config[self.subcommand]
         data_args = fit.data.init_args
-        return {
+        result = {
             "task": self._task_name(),
             "method": point.method,
             "num_layers": point.num_layers,
@@ -136,49 +155,89 @@ class SweepCLI(LightningCLI):
             "metric_name": self._metric_name(),
             "epochs": fit.trainer.max_epochs,
             "batch_size": data_args.get("batch_size", 0),
-            "convex": fit.aiht.convex,
-            "precision": str(fit.trainer.precision),
+            "precision": self._precision(point),
         }
+        if point.method == "imp":
+            result.update({f"imp_{k}": v for k, v in fit.imp.as_dict().items()})
+        else:
+            result["convex"] = fit.aiht.convex
+        return result
 
-    def run_point(self, point: GridPoint, folder: Path) -> dict:
-        datamodule, model = self._point_objects(point)
-        algorithm = AIHT(sparsity=point.s, **self.config[self.subcommand].aiht.as_dict())
-        recovery = PlantedRecovery()
-        callbacks = list(self._get(self.config_init, "trainer").get("callbacks") or [])
+    def _precision(self, point: GridPoint) -> str:
+        fit = self.config[self.subcommand]
+        return str(fit.sweep.imp_precision if point.method == "imp" else fit.trainer.precision)
+
+    def run_job(self, points: list[GridPoint]) -> dict[GridPoint, dict]:
+        """Trains the points' one run and returns each point's result fields."""
+        first = points[0]
+        task = self._task_name()
+        root = Path(self.config[self.subcommand].trainer.default_root_dir or DEFAULT_ROOT)
+        shared = len(points) > 1 or self._shared_trajectory(first)
+        folder = root / (first.trajectory_folder(task) if shared else first.folder(task))
+        datamodule, model = self._point_objects(first)
+        extra = {}
+        if first.method == "imp":
+            fit = self.config[self.subcommand]
+            algorithm = IMP(targets=[p.s for p in points], **fit.imp.as_dict())
+            callbacks = [algorithm]
+            extra = {"precision": fit.sweep.imp_precision, "limit_val_batches": 0}
+        else:
+            algorithm = AIHT(sparsity=first.s, **self.config[self.subcommand].aiht.as_dict())
+            recovery = PlantedRecovery()
+            callbacks = [algorithm, recovery]
+        user_callbacks = list(self._get(self.config_init, "trainer").get("callbacks") or [])
         logger = TensorBoardLogger(save_dir=str(folder), name="", version="", default_hp_metric=False)
         trainer = self.instantiate_trainer(
-            callbacks=callbacks + [algorithm, recovery], logger=logger, default_root_dir=str(folder)
+            callbacks=user_callbacks + callbacks, logger=logger, default_root_dir=str(folder), **extra
         )
         start = time.perf_counter()
         trainer.fit(model, datamodule=datamodule)
-        fit_s = time.perf_counter() - start
-        key = f"val/{datamodule.metric_name}"
-        if key not in trainer.callback_metrics:
-            trainer.validate(model, datamodule=datamodule, verbose=False)
-        metric = float(trainer.callback_metrics[key])
-        result = {
-            "metric": metric,
-            "nnz": model.nnz(),
-            "s_effective": algorithm.budget(model),
-            "updates": algorithm.updates,
-            "fit_s": round(fit_s, 3),
-            **recovery.metrics,
-        }
-        hparams = {**self.base_result(point), "s_effective": result["s_effective"]}
-        logger.log_hyperparams(hparams, metrics={"hp_metric": metric})
-        logger.finalize("success")
-        return result
+        fit_s = round(time.perf_counter() - start, 3)
+        if first.method == "imp":
+            fields = {
+                p: {
+                    "metric": algorithm.results[p.s]["metric"],
+                    "nnz": algorithm.results[p.s]["nnz"],
+                    "imp_round": algorithm.results[p.s]["round"],
+                    "fit_s": fit_s,
+                }
+                for p in points
+            }
+        else:
+            key = f"val/{datamodule.metric_name}"
+            if key not in trainer.callback_metrics:
+                trainer.validate(model, datamodule=datamodule, verbose=False)
+            fields = {
+                first: {
+                    "metric": float(trainer.callback_metrics[key]),
+                    "nnz": model.nnz(),
+                    "s_effective": algorithm.budget(model),
+                    "updates": algorithm.updates,
+                    "fit_s": fit_s,
+                    **recovery.metrics,
+                }
+            }
+        for p in points:
+            point_logger = logger
+            if shared:
+                point_logger = TensorBoardLogger(
+                    save_dir=str(root / p.folder(task)), name="", version="", default_hp_metric=False
+                )
+            hparams = {**self.base_result(p), "s_effective": fields[p].get("s_effective", p.s)}
+            point_logger.log_hyperparams(hparams, metrics={"hp_metric": fields[p]["metric"]})
+            point_logger.finalize("success")
+        return fields
 
     def _task_name(self) -> str:
-        return self._class_attr("task_name")
+        return self._class_attr("task_name", default="custom")
 
     def _metric_name(self) -> str:
-        return self._class_attr("metric_name")
+        return self._class_attr("metric_name", default="metric")
 
-    def _class_attr(self, name: str) -> str:
+    def _class_attr(self, name: str, default):
         module, _, cls = self.config[self.subcommand].data.class_path.rpartition(".")
         data_class = getattr(importlib.import_module(module), cls)
-        return getattr(data_class, name, "custom" if name == "task_name" else "metric")
+        return getattr(data_class, name, default)
 
 
 def _num_features(datamodule) -> int:

@@ -3,7 +3,7 @@
 import itertools
 from dataclasses import dataclass
 
-METHODS = ("aiht",)
+METHODS = ("aiht", "imp")
 NUM_LAYERS = (1,)
 
 
@@ -18,6 +18,20 @@ class GridPoint:
     def folder(self, task: str) -> str:
         """Where this point's logs and result.json live, relative to the sweep's root."""
         return f"{task}/{self.method}/hidden{self.num_layers}/m{self.m}_s{self.s}_seed{self.seed}"
+
+    def trajectory_folder(self, task: str) -> str:
+        """Where an IMP trajectory shared by every s of this (m, seed) logs its training."""
+        return f"{task}/{self.method}/hidden{self.num_layers}/m{self.m}_seed{self.seed}_trajectory"
+
+
+def group_jobs(points: list[GridPoint], shared_trajectory) -> list[list[GridPoint]]:
+    """Points that one run serves together: ``shared_trajectory(point)`` says whether a point's
+    run serves every s of its (method, layers, m, seed); other points run alone. Grid order kept."""
+    jobs: dict[tuple, list[GridPoint]] = {}
+    for p in points:
+        key = (p.method, p.num_layers, p.m, p.seed) if shared_trajectory(p) else p
+        jobs.setdefault(key, []).append(p)
+    return list(jobs.values())
 
 
 def grid_points(

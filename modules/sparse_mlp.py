@@ -1,10 +1,19 @@
-"""The sparse gated ReLU network of SPEC §1 (scalar output, fused weights) as a LightningModule.
+"""The project's one LightningModule: the network that AIHT or IMP trains.
 
-The weights are one m × d matrix (row j = unit j's weights w_j, so its row-major flattening
-is the unit-major vector w of SPEC §1) and the gates one m × d buffer. Training steps only
+``network: gated`` (AIHT) is the sparse gated ReLU network of SPEC §1 (scalar output, fused
+weights): one m × d weight matrix (row j = unit j's weights w_j, so its row-major flattening
+is the unit-major vector w of SPEC §1) and one m × d gate buffer. Its training steps only
 compute the loss and its full gradient with the gates held constant; the AIHT callback
 (``callbacks/aiht.py``) turns that gradient into the sparse update and moves the gates.
+
+``network: relu`` (IMP) is the standard ReLU MLP of SPEC §5 (``modules/relu_mlp.py``),
+trained by Adam on the mean squared error; the IMP callback (``callbacks/imp.py``) prunes,
+rewinds and resets Adam between rounds. Both share the data, the metric and the sweep's
+bookkeeping, which is why they are two modes of one module rather than two modules.
 """
+
+from collections.abc import Iterable
+from typing import Literal
 
 import torch
 from pytorch_lightning import LightningModule
@@ -14,6 +23,7 @@ from torchmetrics.image import PeakSignalNoiseRatio
 from lightning_app.precision import trainer_dtype
 from modules.gated_ops import GatedProduct, gated_product
 from modules.gates import random_gates
+from modules.relu_mlp import ReluMLP
 
 
 class CallbackUpdate(torch.optim.Optimizer):
@@ -33,31 +43,60 @@ class CallbackUpdate(torch.optim.Optimizer):
 
 
 class SparseMLP(LightningModule):
-    """y(x) = sum_j 1[x·h_j > 0] (x·w_j): sequential convex (h = w) or convex (random h).
+    """AIHT's gated network y(x) = sum_j 1[x·h_j > 0] (x·w_j), or IMP's plain ReLU MLP.
 
     Args:
         width: hidden units m (set per grid point by the sweep).
         input_dim: input features d (linked from the datamodule).
-        seed: the run's seed; it fixes the random gates (SPEC §1).
+        seed: the run's seed; it fixes the random gates (SPEC §1) or the initial weights (§5).
+        output_dim: outputs k.
+        num_layers: hidden layers L (``relu`` network).
+        network: ``gated`` for AIHT, ``relu`` for IMP (the sweep sets it from the method).
+        lr: Adam's learning rate for the ``relu`` network.
         gradient_memory_mb: memory for gate patterns while computing the full gradient.
     """
 
     def __init__(
-        self, width: int = 10, input_dim: int = 100, seed: int = 0, gradient_memory_mb: float = 32.0
+        self,
+        width: int = 10,
+        input_dim: int = 100,
+        seed: int = 0,
+        output_dim: int = 1,
+        num_layers: int = 1,
+        network: Literal["gated", "relu"] = "gated",
+        lr: float = 1e-3,
+        gradient_memory_mb: float = 32.0,
     ) -> None:
         super().__init__()
-        if width < 1:
-            raise ValueError(f"model.width (the grid's m) must be at least 1, got {width}")
-        if input_dim < 1:
-            raise ValueError(f"model.input_dim must be at least 1, got {input_dim}")
+        for name, value in (
+            ("width", width),
+            ("input_dim", input_dim),
+            ("output_dim", output_dim),
+            ("num_layers", num_layers),
+        ):
+            if value < 1:
+                raise ValueError(
+                    f"model.{name} must be at least 1, got {value} (model.width is the grid's m)"
+                )
+        if network not in ("gated", "relu"):
+            raise ValueError(f"model.network must be 'gated' (AIHT) or 'relu' (IMP), got {network!r}")
         self.width, self.input_dim, self.seed = width, input_dim, seed
+        self.output_dim, self.num_layers, self.network, self.lr = output_dim, num_layers, network, lr
         self.gradient_memory_mb = gradient_memory_mb
+        self.convex = False
+        if network == "relu":
+            self.net = ReluMLP(input_dim, width, output_dim, num_layers, seed)
+            return
+        if output_dim != 1 or num_layers != 1:
+            raise ValueError(
+                "the gated network (AIHT) has one hidden layer and a scalar output so far: "
+                f"got model.output_dim={output_dim}, model.num_layers={num_layers}"
+            )
         self.automatic_optimization = False
         # float64 at first so the gates are exactly numpy's; setup() casts to the trainer's precision.
         gates = torch.from_numpy(random_gates(width, input_dim, seed))
         self.weight = nn.Parameter(torch.zeros(width, input_dim, dtype=torch.float64))
         self.register_buffer("gates", gates)
-        self.convex = False
 
     def setup(self, stage: str) -> None:
         self.to(trainer_dtype(self.trainer))
@@ -65,14 +104,23 @@ class SparseMLP(LightningModule):
         self.val_psnr = PeakSignalNoiseRatio(data_range=max_label).set_dtype(torch.float64)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
+        if self.network == "relu":
+            return torch.optim.Adam(self.parameters(), lr=self.lr)
         return CallbackUpdate(self.parameters())
 
     def forward(self, x: Tensor) -> Tensor:
-        """The network as evaluated: random gates in convex mode, h = w otherwise."""
+        """The network as evaluated: random gates in convex mode, h = w otherwise; or the MLP."""
+        if self.network == "relu":
+            out = self.net(x)
+            return out.squeeze(-1) if self.output_dim == 1 else out
         return gated_product(x, self.weight, self.gates if self.convex else None)
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         x, y = batch
+        if self.network == "relu":
+            loss = torch.nn.functional.mse_loss(self(x), y)
+            self.log("train/mse", loss.detach(), on_step=True, on_epoch=False)
+            return loss
         pred = GatedProduct.apply(x, self.weight, self.gates, self.gradient_memory_mb)
         loss = 0.5 * (pred - y).square().sum()
         self.manual_backward(loss)
@@ -88,5 +136,16 @@ class SparseMLP(LightningModule):
         self.log("val/psnr", self.val_psnr.compute())
         self.val_psnr.reset()
 
+    @torch.no_grad()
+    def measure(self, batches: Iterable[tuple[Tensor, Tensor]]) -> float:
+        """The task's metric of the network as it is now, over ``batches`` (outside any loop)."""
+        metric = self.val_psnr.clone()
+        metric.reset()
+        for x, y in batches:
+            metric.update(self(x), y)
+        return float(metric.compute())
+
     def nnz(self) -> int:
+        if self.network == "relu":
+            return self.net.nnz()
         return int((self.weight != 0).sum())

@@ -4,6 +4,7 @@ import torch
 from pytorch_lightning import Callback, Trainer
 
 from callbacks.aiht import AIHT
+from callbacks.imp import IMP
 from datamodules.planted import PlantedMLPDataModule
 from modules.sparse_mlp import SparseMLP
 
@@ -58,3 +59,46 @@ def tiny_run(
     trainer = Trainer(callbacks=[aiht, rec, *callbacks], **kwargs)
     trainer.fit(model, datamodule=dm, ckpt_path=ckpt_path)
     return trainer, model, dm, aiht, rec
+
+
+def imp_run(
+    m: int = 4,
+    n: int = 64,
+    d: int = 6,
+    s: int = 20,
+    seed: int = 0,
+    epochs: int = 2,
+    targets=None,
+    callbacks=(),
+    ckpt_path=None,
+    imp_kwargs=None,
+    **trainer_kwargs,
+):
+    """IMP on a tiny planted problem through the real Lightning pipeline (float32, full batch)."""
+    dm = PlantedMLPDataModule(width=m, sparsity=s, seed=seed, nmeasurements=n, input_dim=d)
+    model = SparseMLP(width=m, input_dim=d, seed=seed, network="relu")
+    imp = IMP(targets=targets or [s], **(imp_kwargs or {}))
+    kwargs = dict(
+        max_epochs=epochs,
+        precision="32-true",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+    )
+    kwargs.update(trainer_kwargs)
+    trainer = Trainer(callbacks=[imp, *callbacks], **kwargs)
+    trainer.fit(model, datamodule=dm, ckpt_path=ckpt_path)
+    return trainer, model, dm, imp
+
+
+class FixedPlanted(PlantedMLPDataModule):
+    """Planted data that ignores the grid's s, standing in for the tasks whose data does not
+    depend on s (where one IMP trajectory serves every s)."""
+
+    data_depends_on_sparsity = False
+
+    def __init__(self, sparsity: int = 10, **kwargs) -> None:
+        super().__init__(sparsity=10, **kwargs)

@@ -10,6 +10,7 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from lightning_app.cli import SweepCLI
+from tests.helpers import imp_run
 from tests.reference import spec_planted
 
 REQUIRED_KEYS = {
@@ -131,9 +132,54 @@ def test_failing_point_is_recorded_and_grid_goes_on(tmp_path, monkeypatch):
     assert rows[("5", "4")]["status"] == "done"
 
 
+def test_imp_points_equal_the_callback_run_in_float32(tmp_path):
+    root = fit(
+        tmp_path, "--sweep.method", "imp", "--data.input_dim=6", mlist=("4",), slist=("5", "9"), n="64"
+    )
+    for s in (5, 9):
+        result = json.loads((root / f"mlp_planted/imp/hidden1/m4_s{s}_seed0/result.json").read_text())
+        _, model, _, imp = imp_run(m=4, d=6, n=64, s=s, epochs=3)
+        assert result["precision"] == "32-true" and result["imp_prune_iters"] == 0.1
+        assert result["metric"] == imp.results[s]["metric"]
+        assert result["nnz"] == model.nnz() <= s
+
+
+def test_one_imp_trajectory_serves_every_s_where_data_ignores_s(tmp_path):
+    root = fit(
+        tmp_path,
+        "--sweep.method",
+        "imp",
+        "--data",
+        "tests.helpers.FixedPlanted",
+        "--data.input_dim=6",
+        "--data.nmeasurements=64",
+        mlist=("4",),
+        slist=("3", "9", "20"),
+        n="64",
+    )
+    folder = root / "mlp_planted/imp/hidden1"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "m4_s20_seed0",
+        "m4_s3_seed0",
+        "m4_s9_seed0",
+        "m4_seed0_trajectory",
+    ]
+    for s in (3, 9, 20):
+        result = json.loads((folder / f"m4_s{s}_seed0/result.json").read_text())
+        alone = imp_run(m=4, d=6, n=64, s=10, epochs=3, targets=[s])[3]
+        assert result["metric"] == alone.results[s]["metric"]
+        assert list((folder / f"m4_s{s}_seed0").glob("events.out.tfevents.*"))
+    acc = EventAccumulator(str(folder / "m4_seed0_trajectory"))
+    acc.Reload()
+    assert {"imp/nnz", "imp/metric", "imp/metric_vs_nnz", "train/mse"} <= set(acc.Tags()["scalars"])
+    steps = [e.step for e in acc.Scalars("imp/metric_vs_nnz")]
+    assert steps == [h["nnz"] for h in imp_run(m=4, d=6, n=64, s=10, epochs=3, targets=[3])[3].history]
+
+
 @pytest.mark.parametrize(
     "extra, message",
     [
+        (["--sweep.method", "imp", "--imp.prune_iters=1"], "imp.prune_iters"),
         (["--sweep.slist", "0"], "sweep.slist"),
         (["--sweep.mlist", "0"], "sweep.mlist"),
         (["--sweep.method", "nope"], "sweep.method"),

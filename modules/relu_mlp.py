@@ -1,0 +1,49 @@
+"""The standard ReLU MLP that IMP prunes (SPEC §5), initialised exactly as the paper's code does."""
+
+import itertools
+
+import torch
+from torch import Tensor, nn
+
+
+class ReluMLP(nn.Module):
+    """Linear(d→m), (L−1) × Linear(m→m), Linear(m→k), ReLU between them, no bias terms.
+
+    The layers are built in that order right after ``torch.manual_seed(seed)`` (PyTorch's
+    default initialisation), inside a forked generator so the global one is left untouched.
+    """
+
+    def __init__(self, input_dim: int, width: int, output_dim: int, num_layers: int, seed: int) -> None:
+        super().__init__()
+        sizes = [input_dim] + [width] * num_layers + [output_dim]
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.layers = nn.ModuleList(
+                nn.Linear(fan_in, fan_out, bias=False) for fan_in, fan_out in itertools.pairwise(sizes)
+            )
+
+    def forward(self, x: Tensor) -> Tensor:
+        for layer in self.layers[:-1]:
+            x = torch.relu(layer(x))
+        return self.layers[-1](x)
+
+    def prunable(self) -> list[tuple[nn.Module, str]]:
+        """Every weight matrix, output layer included: what global magnitude pruning ranks."""
+        return [(layer, "weight") for layer in self.layers]
+
+    def num_weights(self) -> int:
+        return sum(layer.weight.numel() for layer in self.layers)
+
+    def weights(self) -> list[Tensor]:
+        """The weight matrices as the network uses them (masked where pruned), always current."""
+        return [effective_weight(layer) for layer in self.layers]
+
+    def nnz(self) -> int:
+        return sum(int((w != 0).sum()) for w in self.weights())
+
+
+def effective_weight(layer: nn.Module) -> Tensor:
+    """``weight_orig · weight_mask`` once ``torch.nn.utils.prune`` has reparametrised the layer."""
+    if hasattr(layer, "weight_mask"):
+        return layer.weight_orig * layer.weight_mask
+    return layer.weight
