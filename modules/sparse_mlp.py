@@ -12,18 +12,19 @@ rewinds and resets Adam between rounds. Both share the data, the metric and the 
 bookkeeping, which is why they are two modes of one module rather than two modules.
 """
 
+import copy
 from collections.abc import Iterable
 from typing import Literal
 
 import torch
 from pytorch_lightning import LightningModule
 from torch import Tensor, nn
-from torchmetrics.image import PeakSignalNoiseRatio
 
 from lightning_app.precision import trainer_dtype
 from modules.gated_ops import GatedProduct, gated_product
 from modules.gates import random_gates
 from modules.relu_mlp import ReluMLP
+from modules.task_metric import TaskMetric
 
 
 class CallbackUpdate(torch.optim.Optimizer):
@@ -100,8 +101,9 @@ class SparseMLP(LightningModule):
 
     def setup(self, stage: str) -> None:
         self.to(trainer_dtype(self.trainer))
-        max_label = float(getattr(getattr(self.trainer, "datamodule", None), "max_label", 1.0))
-        self.val_psnr = PeakSignalNoiseRatio(data_range=max_label).set_dtype(torch.float64)
+        datamodule = getattr(self.trainer, "datamodule", None)
+        max_label = float(getattr(datamodule, "max_label", 1.0))
+        self.val_metric = TaskMetric(getattr(datamodule, "metric_name", "psnr"), self.output_dim, max_label)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         if self.network == "relu":
@@ -130,16 +132,16 @@ class SparseMLP(LightningModule):
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         x, y = batch
-        self.val_psnr.update(self(x), y)
+        self.val_metric.update(self(x), y)
 
     def on_validation_epoch_end(self) -> None:
-        self.log("val/psnr", self.val_psnr.compute())
-        self.val_psnr.reset()
+        self.log(f"val/{self.val_metric.name}", self.val_metric.compute())
+        self.val_metric.reset()
 
     @torch.no_grad()
     def measure(self, batches: Iterable[tuple[Tensor, Tensor]]) -> float:
         """The task's metric of the network as it is now, over ``batches`` (outside any loop)."""
-        metric = self.val_psnr.clone()
+        metric = copy.deepcopy(self.val_metric)
         metric.reset()
         for x, y in batches:
             metric.update(self(x), y)

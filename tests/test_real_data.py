@@ -336,3 +336,37 @@ def test_inr_mnist_runs_through_the_cli(mnist):
     result = json.loads((out / "inr_mnist/aiht/hidden1/m2_s6_seed0/result.json").read_text())
     assert result["status"] == "done", result.get("error")
     assert result["metric_name"] == "psnr" and math.isfinite(result["metric"]) and result["nnz"] == 6
+
+
+@pytest.mark.parametrize("method", ["aiht", "imp"])
+def test_binary_mnist_accuracy_through_the_cli(mnist, method):
+    root, _, _ = mnist
+    out = root / "runs"
+    SweepCLI(
+        args=[
+            "fit",
+            "--data=datamodules.mnist.BinaryMNISTDataModule",
+            f"--data.data_dir={root}",
+            "--data.download=false",
+            f"--data.train_per_class={TRAIN_PER_CLASS}",
+            f"--data.test_per_class={TEST_PER_CLASS}",
+            "--trainer.max_epochs=2",
+            f"--trainer.default_root_dir={out}",
+            "--trainer.enable_progress_bar=false",
+            f"--sweep.method={method}",
+            "--sweep.mlist=2",
+            "--sweep.slist",
+            "6",
+            "50",
+        ]
+    )
+    for s in (6, 50):
+        result = json.loads((out / f"binary_mnist/{method}/hidden1/m2_s{s}_seed0/result.json").read_text())
+        assert result["status"] == "done", result.get("error")
+        assert result["metric_name"] == "accuracy" and result["nnz"] <= s
+        # 2 test images per digit: the accuracy is a multiple of 1/4
+        assert result["metric"] * 2 * TEST_PER_CLASS == pytest.approx(
+            round(result["metric"] * 2 * TEST_PER_CLASS)
+        )
+    if method == "imp":
+        assert (out / "binary_mnist/imp/hidden1/m2_seed0_trajectory").is_dir()
