@@ -120,6 +120,11 @@ class PlantedMLPDataModule(LightningDataModule):
     def setup(self, stage: str) -> None:
         if self.x is not None:
             return
+        if self.num_layers > 1 and self.width**2 < int(self.sparsity / self.num_layers):
+            raise SkipPoint(
+                f"m²={self.width**2} < s/L={int(self.sparsity / self.num_layers)}: the hidden layers "
+                "would be more than dense (the paper skips such points): recorded with metric 0"
+            )
         weights = draw_planted_weights(
             self.num_layers, self.input_dim, self.width, self.output_dim, self.sparsity, self.seed
         )

@@ -1,63 +1,91 @@
-"""The grid of a figure: method × hidden layers × m × s × seed, one independent run per point."""
+"""The grid of a figure: panels (method × hidden layers, each with its m and s lists and setting
+overrides) × m × s × seed, one independent run per point."""
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 METHODS = ("aiht", "imp")
-NUM_LAYERS = (1,)
+
+
+@dataclass
+class Panel:
+    """One heatmap of a figure.
+
+    Args:
+        method: ``aiht`` or ``imp``.
+        num_layers: hidden layers L.
+        mlist: hidden widths m (rows of the heatmap).
+        slist: budgets s (columns).
+        overrides: settings that differ from the config's for this panel, as a nested mapping
+            like the config's own (``{"trainer": {"max_epochs": 50}, "data": {...}}``).
+    """
+
+    method: str = "aiht"
+    num_layers: int = 1
+    mlist: list[int] = field(default_factory=lambda: [10])
+    slist: list[int] = field(default_factory=lambda: [10])
+    overrides: dict = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return f"{self.method}/hidden{self.num_layers}"
 
 
 @dataclass(frozen=True)
 class GridPoint:
+    task: str
     method: str
     num_layers: int
     m: int
     s: int
     seed: int
+    panel: int = 0
 
-    def folder(self, task: str) -> str:
+    @property
+    def folder(self) -> str:
         """Where this point's logs and result.json live, relative to the sweep's root."""
-        return f"{task}/{self.method}/hidden{self.num_layers}/m{self.m}_s{self.s}_seed{self.seed}"
+        return f"{self.task}/{self.method}/hidden{self.num_layers}/m{self.m}_s{self.s}_seed{self.seed}"
 
-    def trajectory_folder(self, task: str) -> str:
+    @property
+    def trajectory_folder(self) -> str:
         """Where an IMP trajectory shared by every s of this (m, seed) logs its training."""
-        return f"{task}/{self.method}/hidden{self.num_layers}/m{self.m}_seed{self.seed}_trajectory"
+        return f"{self.task}/{self.method}/hidden{self.num_layers}/m{self.m}_seed{self.seed}_trajectory"
 
 
-def group_jobs(points: list[GridPoint], shared_trajectory) -> list[list[GridPoint]]:
-    """Points that one run serves together: ``shared_trajectory(point)`` says whether a point's
-    run serves every s of its (method, layers, m, seed); other points run alone. Grid order kept."""
-    jobs: dict[tuple, list[GridPoint]] = {}
-    for p in points:
-        key = (p.method, p.num_layers, p.m, p.seed) if shared_trajectory(p) else p
-        jobs.setdefault(key, []).append(p)
-    return list(jobs.values())
-
-
-def grid_points(
-    methods: list[str], num_layers: list[int], mlist: list[int], slist: list[int], seedlist: list[int]
-) -> list[GridPoint]:
-    """All points, checked: a bad value stops here with the setting's name."""
-    for method in methods:
-        if method not in METHODS:
-            raise ValueError(f"sweep.method: unknown method {method!r}; available: {', '.join(METHODS)}")
-    for layers in num_layers:
-        if layers not in NUM_LAYERS:
-            raise ValueError(
-                f"sweep.num_layers: {layers} hidden layers are not available yet; available: {NUM_LAYERS}"
-            )
-    for name, values in (("mlist", mlist), ("slist", slist)):
+def check_panel(panel: Panel) -> None:
+    """A bad value stops here with the setting's name."""
+    if panel.method not in METHODS:
+        raise ValueError(f"sweep.method: unknown method {panel.method!r}; available: {', '.join(METHODS)}")
+    if panel.num_layers < 1:
+        raise ValueError(f"sweep.num_layers must be at least 1, got {panel.num_layers}")
+    for name, values in (("mlist", panel.mlist), ("slist", panel.slist)):
         if not values:
             raise ValueError(f"sweep.{name} is empty: give at least one value")
         for v in values:
             if v < 1:
                 raise ValueError(f"sweep.{name}: every value must be at least 1, got {v}")
+
+
+def grid_points(panels: list[Panel], tasks: list[str], seedlist: list[int]) -> list[GridPoint]:
+    """All points of the panels (``tasks[i]`` is panel i's task), in panel, m, s, seed order."""
     if not seedlist:
         raise ValueError("sweep.seedlist is empty: give at least one seed")
     for seed in seedlist:
         if seed < 0:
             raise ValueError(f"sweep.seedlist: seeds must be 0 or more, got {seed}")
-    return [
-        GridPoint(method, layers, m, s, seed)
-        for method, layers, m, s, seed in itertools.product(methods, num_layers, mlist, slist, seedlist)
-    ]
+    points = []
+    for index, (panel, task) in enumerate(zip(panels, tasks, strict=True)):
+        check_panel(panel)
+        for m, s, seed in itertools.product(panel.mlist, panel.slist, seedlist):
+            points.append(GridPoint(task, panel.method, panel.num_layers, m, s, seed, index))
+    return points
+
+
+def group_jobs(points: list[GridPoint], shared_trajectory) -> list[list[GridPoint]]:
+    """Points that one run serves together: ``shared_trajectory(point)`` says whether a point's
+    run serves every s of its (panel, m, seed); other points run alone. Grid order kept."""
+    jobs: dict[object, list[GridPoint]] = {}
+    for p in points:
+        key = (p.panel, p.m, p.seed) if shared_trajectory(p) else p
+        jobs.setdefault(key, []).append(p)
+    return list(jobs.values())

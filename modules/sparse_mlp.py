@@ -20,6 +20,7 @@ import torch
 from pytorch_lightning import LightningModule
 from torch import Tensor, nn
 
+from lightning_app.errors import NotAvailable
 from lightning_app.precision import trainer_dtype
 from modules.gated_ops import GatedProduct, gated_product
 from modules.gates import random_gates
@@ -89,7 +90,7 @@ class SparseMLP(LightningModule):
             self.net = ReluMLP(input_dim, width, output_dim, num_layers, seed)
             return
         if output_dim != 1 or num_layers != 1:
-            raise ValueError(
+            raise NotAvailable(
                 "the gated network (AIHT) has one hidden layer and a scalar output so far: "
                 f"got model.output_dim={output_dim}, model.num_layers={num_layers}"
             )

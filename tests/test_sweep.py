@@ -1,0 +1,126 @@
+"""Sweeps: panels, resuming after an interruption, workers, unavailable panels, changed settings."""
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from lightning_app.cli import SweepCLI
+
+GRID = ["--sweep.mlist", "2", "5", "--sweep.slist", "3", "40", "--sweep.seedlist", "0", "1"]
+
+
+def sweep(root: Path, *extra: str) -> None:
+    SweepCLI(
+        args=[
+            "fit",
+            "--data",
+            "datamodules.planted.PlantedMLPDataModule",
+            "--data.nmeasurements=300",
+            "--data.input_dim=8",
+            "--trainer.max_epochs=3",
+            f"--trainer.default_root_dir={root}",
+            "--trainer.enable_progress_bar=false",
+            *GRID,
+            *extra,
+        ]
+    )
+
+
+def table(root: Path) -> dict[tuple, float]:
+    return {
+        (r["method"], r["m"], r["s"], r["seed"]): float(r["metric"])
+        for r in csv.DictReader((root / "results.csv").open())
+    }
+
+
+def count_jobs(monkeypatch, stop_after: int | None = None) -> list:
+    calls = []
+    original = SweepCLI.run_job
+
+    def run_job(self, points):
+        if stop_after is not None and len(calls) == stop_after:
+            raise KeyboardInterrupt
+        calls.append(points)
+        return original(self, points)
+
+    monkeypatch.setattr(SweepCLI, "run_job", run_job)
+    return calls
+
+
+def test_interrupted_sweep_runs_only_the_missing_points(tmp_path, monkeypatch):
+    sweep(tmp_path / "clean")
+    calls = count_jobs(monkeypatch, stop_after=3)
+    with pytest.raises(KeyboardInterrupt):
+        sweep(tmp_path / "resumed")
+    assert len(list((tmp_path / "resumed").rglob("result.json"))) == 3
+    calls.clear()
+    monkeypatch.undo()
+    calls = count_jobs(monkeypatch)
+    sweep(tmp_path / "resumed")
+    assert len(calls) == 8 - 3
+    assert table(tmp_path / "resumed") == table(tmp_path / "clean")
+    assert len(table(tmp_path / "clean")) == 8
+
+
+def test_two_cpu_workers_give_the_results_of_one(tmp_path):
+    sweep(tmp_path / "one", "--sweep.method", "aiht", "imp")
+    sweep(tmp_path / "two", "--sweep.method", "aiht", "imp", "--sweep.workers=2")
+    one, two = table(tmp_path / "one"), table(tmp_path / "two")
+    assert len(one) == 16 and set(two) == set(one)
+    for key, value in one.items():  # one BLAS thread per worker sums in another order: float noise only
+        assert two[key] == pytest.approx(value, rel=1e-9)
+
+
+def test_unavailable_panel_is_reported_and_the_others_run(tmp_path, caplog):
+    sweep(tmp_path, "--sweep.method", "aiht", "imp", "--sweep.num_layers", "2")
+    assert "panel aiht/hidden2: not available yet" in caplog.text
+    rows = list(csv.DictReader((tmp_path / "results.csv").open()))
+    assert {(r["method"], r["num_layers"]) for r in rows} == {("imp", "2")}
+    assert len(rows) == 8
+    for r in rows:
+        if int(r["m"]) ** 2 < int(r["s"]) // 2:  # the paper's skip rule for deeper planted networks
+            assert r["status"] == "skipped" and "more than dense" in r["error"]
+        assert r["status"] == "done" or (r["status"] == "skipped" and float(r["metric"]) == 0)
+    assert {r["status"] for r in rows} == {"done", "skipped"}
+
+
+def test_panels_with_their_own_grids_and_overrides(tmp_path):
+    panels = json.dumps(
+        [
+            {"method": "aiht", "num_layers": 1, "mlist": [2], "slist": [3, 4]},
+            {
+                "method": "imp",
+                "num_layers": 1,
+                "mlist": [3],
+                "slist": [5],
+                "overrides": {"trainer": {"max_epochs": 2}},
+            },
+        ]
+    )
+    SweepCLI(
+        args=[
+            "fit",
+            "--data=datamodules.planted.PlantedMLPDataModule",
+            "--data.nmeasurements=100",
+            "--data.input_dim=8",
+            "--trainer.max_epochs=3",
+            f"--trainer.default_root_dir={tmp_path}",
+            "--trainer.enable_progress_bar=false",
+            f"--sweep.panels={panels}",
+        ]
+    )
+    rows = {(r["method"], r["m"], r["s"]): r for r in csv.DictReader((tmp_path / "results.csv").open())}
+    assert set(rows) == {("aiht", "2", "3"), ("aiht", "2", "4"), ("imp", "3", "5")}
+    assert rows[("aiht", "2", "3")]["epochs"] == "3" and rows[("imp", "3", "5")]["epochs"] == "2"
+    assert rows[("aiht", "2", "3")]["updates"] == "3"
+
+
+def test_done_points_with_other_settings_stop_the_sweep(tmp_path):
+    sweep(tmp_path, "--sweep.method", "aiht")
+    with pytest.raises(ValueError, match="epochs=3, but this sweep has epochs=4"):
+        sweep(tmp_path, "--sweep.method", "aiht", "--trainer.max_epochs=4")
+    sweep(tmp_path, "--sweep.method", "aiht", "--trainer.max_epochs=4", "--sweep.overwrite=true")
+    rows = list(csv.DictReader((tmp_path / "results.csv").open()))
+    assert {r["epochs"] for r in rows} == {"4"}
