@@ -1,10 +1,17 @@
-"""Entry point: ``python cli.py fit --config configs/figure1.yaml`` runs a figure's grid."""
+"""Entry point: ``python cli.py fit --config configs/figure1.yaml`` runs a figure's grid;
+``python cli.py heatmap --logdir DIR`` rebuilds its tables and heatmaps from TensorBoard events."""
+
+import sys
 
 from lightning_app.cli import SweepCLI
+from lightning_app.figures import heatmap_main
 
 
 def main() -> None:
-    SweepCLI()
+    if sys.argv[1:2] == ["heatmap"]:
+        heatmap_main(sys.argv[2:])
+    else:
+        SweepCLI()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,95 @@
+"""A sweep's outputs (SPEC §7): the paper's ``.npy`` tables, their heatmaps, one figure per task,
+a tidy ``results.csv`` and the images in TensorBoard; and ``python cli.py heatmap --logdir DIR``,
+which rebuilds all of them from TensorBoard event files alone.
+
+Layout under the output folder OUT:
+
+    OUT/tables/<TASK>/<method>/<paper file name>.npy   the table, shape (m, s, seed), float64
+    OUT/tables/<TASK>/<method>/<paper file name>.png   its heatmap (mean over seeds)
+    OUT/figure_<task>.png                              the task's panels side by side (+ AIHT − IMP)
+    OUT/results.csv                                    one row per grid point
+"""
+
+import argparse
+from pathlib import Path
+
+from lightning_app.events import find_event_files, results_from_events
+from lightning_app.heatmaps import log_images, save_heatmap, save_task_figure
+from lightning_app.results import write_csv
+from lightning_app.tables import build_tables, save_table
+
+TABLES_DIR = "tables"
+FIGURES_RUN = "figures"  # the TensorBoard run (folder) ``heatmap`` logs its images to
+
+
+def _sort_key(result: dict) -> tuple:
+    fields = ("task", "method", "num_layers", "m", "s", "seed")
+    return tuple(str(result.get(k, "")) if k in ("task", "method") else int(result.get(k, 0)) for k in fields)
+
+
+def export_figures(
+    results: list[dict], out_dir: Path, tb_log_dir: Path | None = None, expname: str = ""
+) -> list[Path]:
+    """Writes every output of item 4 for ``results`` (result dicts, as in ``result.json``) under
+    ``out_dir``, logs the PNGs as images to TensorBoard in ``tb_log_dir`` if given (at the
+    step = number of points done), and returns the written paths (tables, heatmaps, figures,
+    CSV). ``expname`` ends the ``.npy`` names as the paper's ``--expname`` does."""
+    out_dir = Path(out_dir)
+    results = sorted(results, key=_sort_key)
+    tables = build_tables(results)
+    written: list[Path] = []
+    pngs: list[Path] = []
+    for table in tables:
+        npy = save_table(table, out_dir / TABLES_DIR, expname)
+        png = save_heatmap(table, npy.with_suffix(".png"))
+        written += [npy, png]
+        pngs.append(png)
+    for task in sorted({t.panel.task for t in tables}):
+        path = out_dir / f"figure_{task}.png"
+        save_task_figure([t for t in tables if t.panel.task == task], path)
+        written.append(path)
+        pngs.append(path)
+    csv_path = out_dir / "results.csv"
+    write_csv(csv_path, results)
+    written.append(csv_path)
+    if tb_log_dir is not None:
+        done = sum(r.get("status") == "done" for r in results)
+        log_images(pngs, Path(tb_log_dir), out_dir, step=done)
+    return written
+
+
+def heatmap_main(argv: list[str]) -> None:
+    """``python cli.py heatmap --logdir DIR [--out OUT]``: item 4 rebuilt from DIR's events."""
+    parser = argparse.ArgumentParser(
+        prog="cli.py heatmap",
+        description="Rebuild the results tables (.npy), heatmaps, figures and results.csv of the "
+        "grid points logged under DIR, from their TensorBoard event files alone. Copy the log "
+        "folders of several machines under one DIR to merge them (a point logged twice: the "
+        "newest copy counts).",
+    )
+    parser.add_argument("--logdir", type=Path, required=True, help="Folder searched for events files.")
+    parser.add_argument("--out", type=Path, default=None, help="Output folder (default: DIR).")
+    parser.add_argument("--expname", default="", help="Suffix of the .npy names (the paper's --expname).")
+    parser.add_argument(
+        "--no-tensorboard",
+        action="store_true",
+        help=f"Do not log the images to TensorBoard (default: into OUT/{FIGURES_RUN}).",
+    )
+    args = parser.parse_args(argv)
+    if not args.logdir.is_dir():
+        parser.error(f"--logdir {args.logdir} is not a directory")
+    results = results_from_events(args.logdir)
+    if not results:
+        count = len(find_event_files(args.logdir))
+        parser.error(
+            f"no grid point results under {args.logdir}: found {count} TensorBoard events file(s), "
+            "none with a grid point's hparams (written by the sweep at the end of each point)"
+        )
+    out = args.out if args.out is not None else args.logdir
+    tb_dir = None if args.no_tensorboard else out / FIGURES_RUN
+    written = export_figures(results, out, tb_log_dir=tb_dir, expname=args.expname)
+    print(f"read {len(results)} grid points from the events under {args.logdir}")
+    for path in written:
+        print(f"wrote {path}")
+    if tb_dir is not None:
+        print(f"logged {sum(p.suffix == '.png' for p in written)} images to TensorBoard in {tb_dir}")
