@@ -11,7 +11,10 @@ def main() -> None:
     if sys.argv[1:2] == ["heatmap"]:
         heatmap_main(sys.argv[2:])
     else:
-        SweepCLI()
+        try:
+            SweepCLI()
+        except ValueError as exc:  # bad settings: the message names the setting and what to do
+            sys.exit(f"error: {exc}")
 
 
 if __name__ == "__main__":

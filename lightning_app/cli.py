@@ -19,6 +19,7 @@ from callbacks.aiht import AIHT
 from callbacks.imp import IMP
 from callbacks.recovery import PlantedRecovery
 from lightning_app.errors import NotAvailable, SkipPoint
+from lightning_app.figures import FIGURES_RUN, export_figures
 from lightning_app.grid import GridPoint, Panel, check_panel, grid_points, group_jobs
 from lightning_app.sweep import run_grid
 from lightning_app.workers import WorkerPool, gpu_ids, run_here
@@ -274,6 +275,8 @@ class SweepCLI(LightningCLI):
         finally:
             if pool is not None:
                 pool.close()
+        written = export_figures(results, root, tb_log_dir=root / FIGURES_RUN)
+        log.warning("tables, heatmaps and figures: %d files under %s", len(written), root)
         return results
 
     def _prepare_data(self) -> None:
