@@ -1,26 +1,29 @@
 #!/usr/bin/env bash
-# Checks for a machine with a CUDA GPU, in a few minutes: the GPU tests, then the AIHT update
-# benchmark on cuda in float64 and float32. Every part runs even if an earlier one fails.
+# Checks for a machine with a CUDA GPU, in about five minutes: the GPU tests, the AIHT update
+# benchmark on cuda in float64 and float32, single Figure-1 points (AIHT and IMP) through the CLI,
+# and as much of Figure 1's one-hidden-layer AIHT panel (seed 0) as fits in PANEL_SECONDS.
+# Every part runs even if an earlier one fails.
 #
-#   bash benchmarks/gpu_check.sh
+#   bash benchmarks/gpu_check.sh                  # uses .venv/bin/python, or python3 if no venv
+#   PY=python3 PYTHONPATH=. bash benchmarks/gpu_check.sh
 set -u
 
 cd "$(dirname "$0")/.." || exit 1
-PY=.venv/bin/python
-status=0
-
-echo "=== venv"
-if [ ! -x "$PY" ]; then
-  python3 -m venv .venv && .venv/bin/pip install -q -e '.[dev]' || status=1
+if [ -z "${PY:-}" ]; then
+  if [ -x .venv/bin/python ]; then PY=.venv/bin/python; else PY=python3; fi
 fi
-"$PY" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda,
-"available", torch.cuda.is_available())'
+export PYTHONPATH=".:${PYTHONPATH:-}" PYTHONUNBUFFERED=1
+PANEL_SECONDS=${PANEL_SECONDS:-120}
+status=0
+GPU=(--trainer.accelerator gpu --trainer.devices 1)
 
-echo "=== nvidia-smi -L"
+echo "=== environment"
+"$PY" -c 'import torch, pytorch_lightning as pl; print("torch", torch.__version__, "cuda", torch.version.cuda,
+"available", torch.cuda.is_available(), "lightning", pl.__version__)'
 nvidia-smi -L || status=1
 
 echo "=== pytest -m gpu"
-timeout 180 "$PY" -m pytest -q -m gpu tests
+timeout 240 "$PY" -m pytest -q -m gpu tests -p no:cacheprovider
 rc=$?
 if [ "$rc" -eq 5 ]; then
   echo "(no gpu tests collected)"
@@ -33,6 +36,19 @@ for dtype in float64 float32; do
   echo "=== aiht_update.py --device cuda --dtype $dtype"
   timeout 60 "$PY" benchmarks/aiht_update.py --device cuda --dtype "$dtype" || status=1
 done
+
+echo "=== single points on the GPU"
+PYTHON="$PY" timeout 120 bash benchmarks/single_points.sh "${GPU[@]}" || status=1
+METHOD=imp POINTS="100:100:50" PYTHON="$PY" timeout 120 bash benchmarks/single_points.sh "${GPU[@]}" || status=1
+
+echo "=== Figure 1, AIHT, one hidden layer, seed 0, on the GPU (at most ${PANEL_SECONDS} s)"
+panel=$(mktemp -d)
+start=$(date +%s)
+timeout "$PANEL_SECONDS" "$PY" cli.py fit --config configs/figure1.yaml --sweep.method aiht \
+  --sweep.num_layers 1 --sweep.seedlist 0 --trainer.default_root_dir "$panel" \
+  --trainer.enable_progress_bar false "${GPU[@]}" >"$panel.log" 2>&1
+echo "exit $? after $(( $(date +%s) - start )) s; points done: $(find "$panel" -name result.json | wc -l) of 100"
+tail -n 3 "$panel.log"
 
 echo "=== done (status $status)"
 exit "$status"

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Whole-process wall time of the CLI for single Figure-1 points (AIHT, seed 0), each in its own
+# Whole-process wall time of the CLI for single Figure-1 points (METHOD, default aiht; seed 0), each in its own
 # fresh folder, followed by the metric its results.csv records.
 #
 #   benchmarks/single_points.sh [extra CLI flags, e.g. --trainer.accelerator gpu]
 #
-# Environment: PYTHON (default .venv/bin/python), CONFIG (default configs/figure1.yaml),
+# Environment: PYTHON (default .venv/bin/python), CONFIG (default configs/figure1.yaml), METHOD,
 # POINTS (default "100:100:10 1000:10:15", each m:s:goal_seconds).
 set -u
 
@@ -12,6 +12,7 @@ cd "$(dirname "$0")/.." || exit 1
 PYTHON=${PYTHON:-.venv/bin/python}
 CONFIG=${CONFIG:-configs/figure1.yaml}
 POINTS=${POINTS:-"100:100:10 1000:10:15"}
+METHOD=${METHOD:-aiht}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 TIMEFORMAT='%R'
@@ -22,7 +23,7 @@ echo "config: $CONFIG, cores: $(nproc)"
 for point in $POINTS; do
   IFS=: read -r m s goal <<<"$point"
   dir="$tmp/m${m}_s${s}"
-  wall=$( { time "$PYTHON" cli.py fit --config "$CONFIG" --sweep.method aiht \
+  wall=$( { time "$PYTHON" cli.py fit --config "$CONFIG" --sweep.method "$METHOD" \
       --sweep.mlist "$m" --sweep.slist "$s" --sweep.seedlist 0 --sweep.overwrite true \
       --trainer.default_root_dir "$dir" --trainer.enable_progress_bar false "$@" \
       >"$dir.log" 2>&1; } 2>&1 )

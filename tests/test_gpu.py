@@ -1,9 +1,12 @@
-"""The equality and recovery tests again on CUDA; skipped without a GPU."""
+"""The equality and recovery tests, IMP and GPU sweep workers on CUDA; skipped without a GPU."""
+
+import csv
 
 import pytest
 import torch
 
-from tests.helpers import tiny_run
+from lightning_app.cli import SweepCLI
+from tests.helpers import imp_run, tiny_run
 from tests.reference import dense_a, spec_gates, spec_update
 
 pytestmark = [
@@ -35,3 +38,47 @@ def test_cuda_planted_recovery():
     trainer, model, *_ = tiny_run(m=10, s=20, n=5000, d=100, epochs=15, accelerator="gpu", devices=1)
     assert float(trainer.callback_metrics["val/psnr"]) >= 30.0
     assert model.nnz() <= 20
+
+
+def test_cuda_imp_prunes_as_on_the_cpu():
+    cpu = imp_run(m=8, d=6, n=128, s=30, epochs=5)
+    trainer, model, _, imp = imp_run(m=8, d=6, n=128, s=30, epochs=5, accelerator="gpu", devices=1)
+    assert next(model.parameters()).device.type == "cuda"
+    assert [h["nnz"] for h in imp.history] == [h["nnz"] for h in cpu[3].history]
+    assert imp.results[30]["metric"] == pytest.approx(cpu[3].results[30]["metric"], rel=1e-4)
+
+
+def test_gpu_sweep_workers_pinned_to_devices_match_the_cpu(tmp_path):
+    def sweep(root, *extra):
+        SweepCLI(
+            args=[
+                "fit",
+                "--data=datamodules.planted.PlantedMLPDataModule",
+                "--data.nmeasurements=300",
+                "--data.input_dim=8",
+                "--trainer.max_epochs=3",
+                f"--trainer.default_root_dir={root}",
+                "--trainer.enable_progress_bar=false",
+                "--sweep.method",
+                "aiht",
+                "imp",
+                "--sweep.mlist",
+                "2",
+                "5",
+                "--sweep.slist",
+                "3",
+                "40",
+                *extra,
+            ]
+        )
+        return {
+            (r["method"], r["m"], r["s"]): (r["status"], float(r["metric"]))
+            for r in csv.DictReader((root / "results.csv").open())
+        }
+
+    cpu = sweep(tmp_path / "cpu")
+    gpu = sweep(tmp_path / "gpu", "--trainer.accelerator=gpu", "--trainer.devices=0,0")  # two workers, GPU 0
+    assert set(gpu) == set(cpu) and len(cpu) == 8
+    for key, (status, metric) in cpu.items():
+        assert gpu[key][0] == status == "done"
+        assert gpu[key][1] == pytest.approx(metric, rel=1e-3)
