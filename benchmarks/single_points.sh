@@ -23,7 +23,7 @@ echo "config: $CONFIG, cores: $(nproc)"
 for point in $POINTS; do
   IFS=: read -r m s goal <<<"$point"
   dir="$tmp/m${m}_s${s}"
-  wall=$( { time "$PYTHON" cli.py fit --config "$CONFIG" --sweep.method "$METHOD" \
+  wall=$( { time "$PYTHON" cli.py fit --config "$CONFIG" --sweep.method "$METHOD" --sweep.num_layers 1 \
       --sweep.mlist "$m" --sweep.slist "$s" --sweep.seedlist 0 --sweep.overwrite true \
       --trainer.default_root_dir "$dir" --trainer.enable_progress_bar false "$@" \
       >"$dir.log" 2>&1; } 2>&1 )
