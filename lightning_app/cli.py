@@ -191,10 +191,14 @@ class SweepCLI(LightningCLI):
         """The fit configuration with the panel's overrides; NotAvailable if it cannot be built."""
         config = self.fit_config.clone()
         if panel.overrides:
+            parser = self._fit_parser()
+            exit_on_error, parser.exit_on_error = parser.exit_on_error, False
             try:
-                config = self._fit_parser().parse_object(panel.overrides, cfg_base=config)
-            except Exception as exc:  # noqa: BLE001 - e.g. a task class that does not exist yet
+                config = parser.parse_object(panel.overrides, cfg_base=config)
+            except Exception as exc:  # noqa: BLE001 - e.g. a setting that a later issue adds
                 raise NotAvailable(f"its settings do not parse: {exc}") from None
+            finally:
+                parser.exit_on_error = exit_on_error
         try:
             self._objects(config, _first_point(panel))
         except NotAvailable:

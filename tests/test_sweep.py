@@ -124,3 +124,26 @@ def test_done_points_with_other_settings_stop_the_sweep(tmp_path):
     sweep(tmp_path, "--sweep.method", "aiht", "--trainer.max_epochs=4", "--sweep.overwrite=true")
     rows = list(csv.DictReader((tmp_path / "results.csv").open()))
     assert {r["epochs"] for r in rows} == {"4"}
+
+
+PAPER_GRIDS = {  # figure: [(method, layers, len(mlist), len(slist))], from the paper's README commands
+    1: [("aiht", 1, 10, 10), ("imp", 1, 10, 10), ("aiht", 2, 9, 7), ("imp", 2, 9, 7)],
+    3: [("aiht", 1, 10, 8), ("imp", 1, 10, 8), ("aiht", 1, 7, 5), ("imp", 1, 7, 5)],
+    4: [("aiht", 1, 7, 9), ("imp", 1, 7, 9), ("aiht", 2, 7, 9), ("imp", 2, 7, 9)],
+    5: [("aiht", 1, 8, 9), ("imp", 1, 8, 9), ("aiht", 2, 8, 9), ("imp", 2, 8, 9)],
+}
+
+
+@pytest.mark.parametrize("figure", sorted(PAPER_GRIDS))
+def test_figure_configs_hold_the_papers_panels(figure):
+    cli = SweepCLI(args=["--config", f"configs/figure{figure}.yaml"], run=False)
+    panels = cli.available + [p for p, _ in cli.unavailable]
+    got = sorted((p.method, p.num_layers, len(p.mlist), len(p.slist)) for p in panels)
+    assert got == sorted(PAPER_GRIDS[figure])
+    assert cli.fit_config.sweep.seedlist == [0, 1, 2]
+    expected_points = sum(
+        m * s * 3
+        for method, layers, m, s in PAPER_GRIDS[figure]
+        if (method, layers) in {(p.method, p.num_layers) for p in cli.available}
+    )
+    assert len(cli.points) <= expected_points
