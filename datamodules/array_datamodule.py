@@ -90,7 +90,9 @@ class ArrayDataModule(LightningDataModule):
         return np.concatenate([x, np.ones((len(x), 1), dtype=x.dtype)], axis=1)
 
     def train_dataloader(self) -> TensorBatches:
-        return TensorBatches(self.x_train, self.y_train, self.batch_size, shuffle=True, seed=self.seed)
+        return TensorBatches(
+            self.x_train, self.y_train, self.batch_size, shuffle=True, seed=self.seed, skip_epochs=1
+        )
 
     def val_dataloader(self) -> TensorBatches:
         return TensorBatches(self.x_val, self.y_val, self.batch_size, shuffle=False)

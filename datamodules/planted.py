@@ -143,7 +143,7 @@ class PlantedMLPDataModule(LightningDataModule):
         self.y = torch.from_numpy(y).to(device=device, dtype=dtype)
 
     def train_dataloader(self) -> TensorBatches:
-        return TensorBatches(self.x, self.y, self.batch_size, shuffle=True, seed=self.seed + 3)
+        return TensorBatches(self.x, self.y, self.batch_size, shuffle=True, seed=self.seed + 3, skip_epochs=1)
 
     def val_dataloader(self) -> TensorBatches:
         return TensorBatches(self.x, self.y, self.batch_size, shuffle=False)

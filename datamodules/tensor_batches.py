@@ -3,9 +3,11 @@
 Full batch (``batch_size`` 0) yields the whole data once per epoch. Minibatches follow the
 order that a shuffled torch DataLoader gives after ``torch.manual_seed(seed)`` (two int64
 draws per epoch, the second seeding that epoch's permutation), so they match the paper's
-code. Each epoch's order depends only on (seed, epoch), which Lightning sets through
-``sampler.set_epoch``; the position inside an epoch is saved in checkpoints, so a run resumes
-mid-epoch with the same batches.
+code. The paper's AIHT takes one batch from a fresh iterator before training
+(``next(iter(train_loader))``), which uses up the first epoch's draws: training epoch e gets
+the loader's order e + 1 (``skip_epochs=1``). Each epoch's order depends only on (seed, epoch),
+which Lightning sets through ``sampler.set_epoch``; the position inside an epoch is saved in
+checkpoints, so a run resumes mid-epoch with the same batches.
 """
 
 from collections.abc import Iterator
@@ -17,8 +19,8 @@ from torch import Tensor
 class EpochOrder:
     """The example order of each epoch; Lightning calls ``set_epoch`` before every epoch."""
 
-    def __init__(self, n: int, shuffle: bool, seed: int) -> None:
-        self.n, self.shuffle, self.seed = n, shuffle, seed
+    def __init__(self, n: int, shuffle: bool, seed: int, skip_epochs: int = 0) -> None:
+        self.n, self.shuffle, self.seed, self.skip_epochs = n, shuffle, seed, skip_epochs
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -29,7 +31,9 @@ class EpochOrder:
         if not self.shuffle:
             return None
         generator = torch.Generator().manual_seed(self.seed)
-        draws = torch.empty(2 * (self.epoch + 1), dtype=torch.int64).random_(generator=generator)
+        draws = torch.empty(2 * (self.skip_epochs + self.epoch + 1), dtype=torch.int64).random_(
+            generator=generator
+        )
         epoch_seed = int(draws[-1])  # draws[-2] is the loader's base seed, unused here
         return torch.randperm(self.n, generator=torch.Generator().manual_seed(epoch_seed))
 
@@ -38,14 +42,20 @@ class TensorBatches:
     """An iterable of (x, y) batches over tensors, usable as a Lightning dataloader."""
 
     def __init__(
-        self, x: Tensor, y: Tensor, batch_size: int = 0, shuffle: bool = False, seed: int = 0
+        self,
+        x: Tensor,
+        y: Tensor,
+        batch_size: int = 0,
+        shuffle: bool = False,
+        seed: int = 0,
+        skip_epochs: int = 0,
     ) -> None:
         if batch_size < 0:
             raise ValueError(f"data.batch_size must be 0 (full batch) or positive, got {batch_size}")
         self.x, self.y = x, y
         self.n = x.shape[0]
         self.batch_size = batch_size or self.n
-        self.sampler = EpochOrder(self.n, shuffle and self.batch_size < self.n, seed)
+        self.sampler = EpochOrder(self.n, shuffle and self.batch_size < self.n, seed, skip_epochs)
         self.batch_sampler = None  # Lightning looks for both, like on a torch DataLoader
         self._next_batch = 0
 

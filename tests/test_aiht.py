@@ -44,6 +44,7 @@ def test_minibatch_order_is_the_paper_dataloader_order():
     loader = torch.utils.data.DataLoader(
         torch.utils.data.TensorDataset(dm.x, dm.y), batch_size=bs, shuffle=True
     )
+    next(iter(loader))  # the paper's INRExperiment takes one batch before training
     expected = [xb for _ in range(2) for xb, _ in loader]
     assert len(expected) == len(rec.batches)
     for (x, _), x_ref in zip(rec.batches, expected, strict=True):

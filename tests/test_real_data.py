@@ -131,6 +131,7 @@ def test_minibatches_follow_the_seed_and_validation_stays_in_order(mnist):
     assert [len(x) for x, _ in batches] == [16, 16, 8]
     torch.manual_seed(5)  # the paper's loaders: torch.manual_seed(seed), then a shuffled DataLoader
     loader = DataLoader(TensorDataset(dm.x_train, dm.y_train), batch_size=16, shuffle=True)
+    next(iter(loader))  # the paper's binaryExperiment takes one batch before training
     expected = torch.cat([x for x, _ in loader])
     assert torch.equal(torch.cat([x for x, _ in batches]), expected)
     assert not torch.equal(expected, dm.x_train)
