@@ -75,8 +75,8 @@ class AIHT(Callback):
         self._batch: tuple[Tensor, Tensor] | None = None
 
     def budget(self, pl_module: LightningModule) -> int:
-        """The effective s: the requested budget, capped at the number of weights."""
-        return min(self.sparsity, pl_module.weight.numel())
+        """The effective s of the layer in training: s / L (SPEC §4), capped at its weight count."""
+        return min(int(self.sparsity / pl_module.num_layers), pl_module.weight.numel())
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         pl_module.convex = self.convex
@@ -116,7 +116,7 @@ class AIHT(Callback):
         weight.view(-1)[kept] = values
         self.updates += 1
         self.step_size = float(mu)
-        if not self.convex and trainer.current_epoch >= 1:
+        if not self.convex and trainer.current_epoch - getattr(pl_module, "layer_start_epoch", 0) >= 1:
             gates.copy_(weight)
 
         mse = float(f) / b.numel()

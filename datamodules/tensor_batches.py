@@ -57,6 +57,7 @@ class TensorBatches:
         self.batch_size = batch_size or self.n
         self.sampler = EpochOrder(self.n, shuffle and self.batch_size < self.n, seed, skip_epochs)
         self.batch_sampler = None  # Lightning looks for both, like on a torch DataLoader
+        self.feature_layers = 0  # frozen hidden layers already applied to x (deeper AIHT)
         self._next_batch = 0
 
     def __len__(self) -> int:

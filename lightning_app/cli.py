@@ -17,6 +17,7 @@ from pytorch_lightning.loggers import TensorBoardLogger
 
 from callbacks.aiht import AIHT
 from callbacks.imp import IMP
+from callbacks.layer_by_layer import LayerByLayer
 from callbacks.recovery import PlantedRecovery
 from lightning_app.errors import NotAvailable, SkipPoint
 from lightning_app.figures import FIGURES_RUN, export_figures
@@ -348,7 +349,7 @@ class SweepCLI(LightningCLI):
         else:
             algorithm = AIHT(sparsity=first.s, **config.aiht.as_dict())
             recovery = PlantedRecovery()
-            callbacks = [algorithm, recovery]
+            callbacks = [LayerByLayer(), algorithm, recovery]
         if self.worker_device is not None:
             extra.update(accelerator="gpu", devices=[self.worker_device])
         if _in_worker():

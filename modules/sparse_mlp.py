@@ -22,6 +22,7 @@ from torch import Tensor, nn
 
 from lightning_app.errors import NotAvailable
 from lightning_app.precision import trainer_dtype
+from modules.frozen_layers import FrozenLayers
 from modules.gated_ops import GatedProduct, gated_product
 from modules.gates import random_gates
 from modules.relu_mlp import ReluMLP
@@ -86,19 +87,41 @@ class SparseMLP(LightningModule):
         self.output_dim, self.num_layers, self.network, self.lr = output_dim, num_layers, network, lr
         self.gradient_memory_mb = gradient_memory_mb
         self.convex = False
+        self.layer_start_epoch = 0  # the epoch the layer in training started (LayerByLayer sets it)
         if network == "relu":
             self.net = ReluMLP(input_dim, width, output_dim, num_layers, seed)
             return
-        if output_dim != 1 or num_layers != 1:
+        if output_dim != 1:
             raise NotAvailable(
-                "the gated network (AIHT) has one hidden layer and a scalar output so far: "
-                f"got model.output_dim={output_dim}, model.num_layers={num_layers}"
+                f"the gated network (AIHT) has a scalar output so far: got model.output_dim={output_dim}"
             )
         self.automatic_optimization = False
+        self.frozen = FrozenLayers()
         # float64 at first so the gates are exactly numpy's; setup() casts to the trainer's precision.
         gates = torch.from_numpy(random_gates(width, input_dim, seed))
         self.weight = nn.Parameter(torch.zeros(width, input_dim, dtype=torch.float64))
         self.register_buffer("gates", gates)
+
+    @property
+    def layer(self) -> int:
+        """The hidden layer AIHT trains now (0-based); the earlier ones are frozen (SPEC §4)."""
+        return self.frozen.count
+
+    def advance_layer(self) -> None:
+        """Freezes the current hidden layer (sparsely) and starts the next one on its features:
+        zero weights (m × m) and the run's random gates for m inputs."""
+        dtype, device = self.weight.dtype, self.weight.device
+        self.frozen.append(self.weight.detach())
+        gates = torch.from_numpy(random_gates(self.width, self.width, self.seed)).to(device, dtype)
+        self.weight = nn.Parameter(torch.zeros(self.width, self.width, dtype=dtype, device=device))
+        self.gates = gates
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        """A checkpoint from a later layer holds an m × m weight: take its shape before loading."""
+        state = checkpoint["state_dict"]
+        if self.network == "gated" and state["weight"].shape != self.weight.shape:
+            self.weight = nn.Parameter(torch.zeros_like(state["weight"], device=self.weight.device))
+            self.gates = torch.zeros_like(state["gates"], device=self.gates.device)
 
     def setup(self, stage: str) -> None:
         self.to(trainer_dtype(self.trainer))
@@ -112,11 +135,16 @@ class SparseMLP(LightningModule):
         return CallbackUpdate(self.parameters())
 
     def forward(self, x: Tensor) -> Tensor:
-        """The network as evaluated: random gates in convex mode, h = w otherwise; or the MLP."""
+        """The network on raw inputs: random gates in convex mode, h = w otherwise; or the MLP."""
         if self.network == "relu":
             out = self.net(x)
             return out.squeeze(-1) if self.output_dim == 1 else out
-        return gated_product(x, self.weight, self.gates if self.convex else None)
+        return self.head(self.frozen(x))
+
+    def head(self, features: Tensor) -> Tensor:
+        """The layer in training on its inputs (the frozen layers' features; the data in layer 1).
+        Training and validation batches already hold these features."""
+        return gated_product(features, self.weight, self.gates if self.convex else None)
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         x, y = batch
@@ -133,7 +161,7 @@ class SparseMLP(LightningModule):
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         x, y = batch
-        self.val_metric.update(self(x), y)
+        self.val_metric.update(self(x) if self.network == "relu" else self.head(x), y)
 
     def on_validation_epoch_end(self) -> None:
         self.log(f"val/{self.val_metric.name}", self.val_metric.compute())
@@ -151,4 +179,5 @@ class SparseMLP(LightningModule):
     def nnz(self) -> int:
         if self.network == "relu":
             return self.net.nnz()
-        return int((self.weight != 0).sum())
+        frozen = sum(self.frozen.nnz(i) for i in range(self.layer))
+        return frozen + int((self.weight != 0).sum())

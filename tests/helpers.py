@@ -5,6 +5,7 @@ from pytorch_lightning import Callback, Trainer
 
 from callbacks.aiht import AIHT
 from callbacks.imp import IMP
+from callbacks.layer_by_layer import LayerByLayer
 from datamodules.planted import PlantedMLPDataModule
 from modules.sparse_mlp import SparseMLP
 
@@ -38,12 +39,19 @@ def tiny_run(
     convex: bool = False,
     callbacks=(),
     ckpt_path=None,
+    num_layers: int = 1,
     **trainer_kwargs,
 ):
     dm = PlantedMLPDataModule(
-        width=m, sparsity=s, seed=seed, nmeasurements=n, input_dim=d, batch_size=batch_size
+        width=m,
+        sparsity=s,
+        seed=seed,
+        nmeasurements=n,
+        input_dim=d,
+        batch_size=batch_size,
+        num_layers=num_layers,
     )
-    model = SparseMLP(width=m, input_dim=d, seed=seed)
+    model = SparseMLP(width=m, input_dim=d, seed=seed, num_layers=num_layers)
     aiht = AIHT(sparsity=s, convex=convex)
     rec = Recorder()
     kwargs = dict(
@@ -56,7 +64,7 @@ def tiny_run(
         num_sanity_val_steps=0,
     )
     kwargs.update(trainer_kwargs)
-    trainer = Trainer(callbacks=[aiht, rec, *callbacks], **kwargs)
+    trainer = Trainer(callbacks=[LayerByLayer(), aiht, rec, *callbacks], **kwargs)
     trainer.fit(model, datamodule=dm, ckpt_path=ckpt_path)
     return trainer, model, dm, aiht, rec
 

@@ -74,11 +74,29 @@ def test_two_cpu_workers_give_the_results_of_one(tmp_path):
 
 
 def test_unavailable_panel_is_reported_and_the_others_run(tmp_path, caplog):
-    sweep(tmp_path, "--sweep.method", "aiht", "imp", "--sweep.num_layers", "2")
-    assert "panel aiht/hidden2: not available yet" in caplog.text
+    panels = json.dumps(
+        [
+            {"method": "aiht", "num_layers": 1, "mlist": [2], "slist": [3]},
+            {
+                "method": "imp",
+                "num_layers": 1,
+                "mlist": [2],
+                "slist": [3],
+                "overrides": {"data": "datamodules.nope.Task"},
+            },
+        ]
+    )
+    sweep(tmp_path, f"--sweep.panels={panels}", "--sweep.mlist", "2", "--sweep.slist", "3", "40")
+    assert "panel imp/hidden1: not available yet" in caplog.text and "datamodules.nope.Task" in caplog.text
     rows = list(csv.DictReader((tmp_path / "results.csv").open()))
-    assert {(r["method"], r["num_layers"]) for r in rows} == {("imp", "2")}
-    assert len(rows) == 8
+    assert {(r["method"], r["num_layers"], r["status"]) for r in rows} == {("aiht", "1", "done")}
+    assert len(rows) == 4
+
+
+def test_two_hidden_layer_panels_follow_the_papers_skip_rule(tmp_path):
+    sweep(tmp_path, "--sweep.method", "aiht", "imp", "--sweep.num_layers", "2")
+    rows = list(csv.DictReader((tmp_path / "results.csv").open()))
+    assert len(rows) == 16
     for r in rows:
         if int(r["m"]) ** 2 < int(r["s"]) // 2:  # the paper's skip rule for deeper planted networks
             assert r["status"] == "skipped" and "more than dense" in r["error"]

@@ -1,0 +1,63 @@
+"""Deeper networks for AIHT (SPEC §4): one hidden layer at a time, as a callback.
+
+``trainer.max_epochs`` is the epochs of one layer; the fit runs L times as many. At the start
+of each later layer the module freezes the finished layer (sparsely) and starts the next on
+its features, and this callback maps the data once: every TensorBatches loader's inputs
+become relu(x W^T) of the newly frozen layer, the same labels throughout. A run resumed in a
+later layer maps fresh loaders through all frozen layers before they are used.
+"""
+
+from pytorch_lightning import Callback, LightningModule, Trainer
+from torch import Tensor
+
+
+class LayerByLayer(Callback):
+    """Trains ``pl_module.num_layers`` hidden layers in turn, ``trainer.max_epochs`` epochs each."""
+
+    def __init__(self) -> None:
+        self.epochs_per_layer: int | None = None
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        if self.epochs_per_layer is None:
+            if trainer.max_epochs is None or trainer.max_epochs < 1:
+                raise ValueError("deeper AIHT needs trainer.max_epochs >= 1: the epochs of one layer")
+            self.epochs_per_layer = trainer.max_epochs
+        trainer.fit_loop.max_epochs = self.epochs_per_layer * pl_module.num_layers
+
+    def on_train_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        target = min(trainer.current_epoch // self.epochs_per_layer, pl_module.num_layers - 1)
+        while pl_module.layer < target:
+            for logger in trainer.loggers:
+                logger.log_metrics(
+                    {f"train/nnz_layer{pl_module.layer}": float(pl_module.weight.count_nonzero())}
+                )
+            pl_module.advance_layer()
+        pl_module.layer_start_epoch = pl_module.layer * self.epochs_per_layer
+        self._map(trainer.train_dataloader, pl_module)
+        self._map(trainer.val_dataloaders, pl_module)
+
+    def on_validation_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._map(trainer.val_dataloaders, pl_module)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        pl_module.log("train/layer", float(pl_module.layer + 1), on_step=True, on_epoch=False)
+
+    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        for logger in trainer.loggers:
+            logger.log_metrics({f"train/nnz_layer{pl_module.layer}": float(pl_module.weight.count_nonzero())})
+
+    @staticmethod
+    def _map(loaders, pl_module: LightningModule) -> None:
+        """Brings each loader's inputs to the features of the layer in training, once."""
+        if loaders is None:
+            return
+        done: dict[tuple[int, int], Tensor] = {}
+        for loader in loaders if isinstance(loaders, (list, tuple)) else [loaders]:
+            if not hasattr(loader, "feature_layers"):
+                raise TypeError("deeper AIHT maps the data layer by layer: use TensorBatches loaders")
+            while loader.feature_layers < pl_module.layer:
+                i, key = loader.feature_layers, (id(loader.x), loader.feature_layers)
+                if key not in done:
+                    done[key] = pl_module.frozen.apply_layer(i, loader.x)
+                loader.x = done[key]
+                loader.feature_layers += 1
