@@ -16,8 +16,6 @@ import torch
 from pytorch_lightning import Callback, LightningModule, Trainer
 from torch import Tensor
 
-from modules.gated_ops import sensing_columns
-
 FIRST_STEP_SIZE = 1e-14
 ARMIJO = 0.9
 LINE_SEARCH_TRIES = 11
@@ -88,7 +86,7 @@ class AIHT(Callback):
     def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
         x, b = self._batch
         self._batch = None
-        weight, gates = pl_module.weight, pl_module.gates
+        weight = pl_module.weight
         grad = weight.grad
         weight.grad = None
         w, g = weight.detach().view(-1), grad.view(-1)
@@ -96,7 +94,7 @@ class AIHT(Callback):
         support = (w != 0).nonzero().squeeze(1)
         if support.numel() > 0:
             g_s = g[support]
-            a_g_s = sensing_columns(x, gates, support) @ g_s
+            a_g_s = pl_module.sensing_columns(x, support) @ g_s
             mu = g_s.square().sum() / (a_g_s.square().sum() + 1e-8)
         else:
             mu = torch.tensor(FIRST_STEP_SIZE, dtype=w.dtype, device=w.device)
@@ -104,7 +102,7 @@ class AIHT(Callback):
         t = w - mu * g
         kept = top_s_nonzero(t, self.budget(pl_module))
 
-        a = sensing_columns(x, gates, kept)
+        a = pl_module.sensing_columns(x, kept)
         values, mu, f = refine(a, b, t[kept], mu, self.refine_steps)
         if not (torch.isfinite(f) and torch.isfinite(values).all()):
             raise FloatingPointError(
@@ -116,8 +114,9 @@ class AIHT(Callback):
         weight.view(-1)[kept] = values
         self.updates += 1
         self.step_size = float(mu)
-        if not self.convex and trainer.current_epoch - getattr(pl_module, "layer_start_epoch", 0) >= 1:
-            gates.copy_(weight)
+        start = getattr(pl_module, "layer_start_epoch", 0)
+        if pl_module.has_gates and not self.convex and trainer.current_epoch - start >= 1:
+            pl_module.gates.copy_(weight)
 
         mse = float(f) / b.numel()
         max_label = float(getattr(trainer.datamodule, "max_label", 1.0))

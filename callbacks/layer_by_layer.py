@@ -16,8 +16,12 @@ class LayerByLayer(Callback):
 
     def __init__(self) -> None:
         self.epochs_per_layer: int | None = None
+        self.active = False
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        self.active = getattr(pl_module, "num_layers", 1) > 1 and pl_module.network == "gated"
+        if not self.active:
+            return
         if self.epochs_per_layer is None:
             if trainer.max_epochs is None or trainer.max_epochs < 1:
                 raise ValueError("deeper AIHT needs trainer.max_epochs >= 1: the epochs of one layer")
@@ -25,6 +29,8 @@ class LayerByLayer(Callback):
         trainer.fit_loop.max_epochs = self.epochs_per_layer * pl_module.num_layers
 
     def on_train_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if not self.active:
+            return
         target = min(trainer.current_epoch // self.epochs_per_layer, pl_module.num_layers - 1)
         while pl_module.layer < target:
             for logger in trainer.loggers:
@@ -37,12 +43,18 @@ class LayerByLayer(Callback):
         self._map(trainer.val_dataloaders, pl_module)
 
     def on_validation_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if not self.active:
+            return
         self._map(trainer.val_dataloaders, pl_module)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        if not self.active:
+            return
         pl_module.log("train/layer", float(pl_module.layer + 1), on_step=True, on_epoch=False)
 
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if not self.active:
+            return
         for logger in trainer.loggers:
             logger.log_metrics({f"train/nnz_layer{pl_module.layer}": float(pl_module.weight.count_nonzero())})
 

@@ -227,8 +227,16 @@ class SweepCLI(LightningCLI):
         fit.model.width = point.m
         fit.model.seed = point.seed
         fit.model.num_layers = point.num_layers
-        fit.model.network = "relu" if point.method == "imp" else "gated"
+        fit.model.network = self._network(fit, point.method)
         return config
+
+    def _network(self, config: Namespace, method: str) -> str:
+        """The model's mode: ``relu`` for IMP; for AIHT the datamodule's ``network`` if it names
+        one (``linear`` for Gaussian sensing), else ``gated``."""
+        network = self._class_attr(config, "network", None)
+        if method == "imp" and network is not None:
+            raise NotAvailable(f"the task's model ({network!r}) is trained by AIHT only, as in the paper")
+        return "relu" if method == "imp" else network or "gated"
 
     def _objects(self, panel_config: Namespace, point: GridPoint):
         self.config_init = self.parser.instantiate_classes(self._point_config(panel_config, point))
@@ -349,7 +357,9 @@ class SweepCLI(LightningCLI):
         else:
             algorithm = AIHT(sparsity=first.s, **config.aiht.as_dict())
             recovery = PlantedRecovery()
-            callbacks = [LayerByLayer(), algorithm, recovery]
+            callbacks = (
+                [LayerByLayer(), algorithm, recovery] if first.num_layers > 1 else [algorithm, recovery]
+            )
         if self.worker_device is not None:
             extra.update(accelerator="gpu", devices=[self.worker_device])
         if _in_worker():

@@ -8,8 +8,16 @@ compute the loss and its full gradient with the gates held constant; the AIHT ca
 
 ``network: relu`` (IMP) is the standard ReLU MLP of SPEC §5 (``modules/relu_mlp.py``),
 trained by Adam on the mean squared error; the IMP callback (``callbacks/imp.py``) prunes,
-rewinds and resets Adam between rounds. Both share the data, the metric and the sweep's
-bookkeeping, which is why they are two modes of one module rather than two modules.
+rewinds and resets Adam between rounds.
+
+``network: linear`` (AIHT on the Gaussian sensing task, SPEC §6 ``gaussian_sparse``) has no
+network at all: its weight is the length-N signal x, and y = A x with the datamodule's
+``GaussianColumns`` A, whose columns are generated on demand and never stored. Its training
+step leaves A^T (A x − y) in ``weight.grad`` as the gated mode does, so the same AIHT callback
+trains it; there are no gates.
+
+The modes share the data, the metric and the sweep's bookkeeping, which is why they are modes
+of one module rather than separate modules.
 """
 
 import copy
@@ -24,9 +32,11 @@ from lightning_app.errors import NotAvailable
 from lightning_app.precision import trainer_dtype
 from modules.frozen_layers import FrozenLayers
 from modules.gated_ops import GatedProduct, gated_product
+from modules.gated_ops import sensing_columns as gated_sensing_columns
 from modules.gates import random_gates
+from modules.gaussian_columns import GaussianColumns, SensingProduct
 from modules.relu_mlp import ReluMLP
-from modules.task_metric import TaskMetric
+from modules.task_metric import SupportError, TaskMetric
 
 
 class CallbackUpdate(torch.optim.Optimizer):
@@ -46,15 +56,17 @@ class CallbackUpdate(torch.optim.Optimizer):
 
 
 class SparseMLP(LightningModule):
-    """AIHT's gated network y(x) = sum_j 1[x·h_j > 0] (x·w_j), or IMP's plain ReLU MLP.
+    """AIHT's gated network y(x) = sum_j 1[x·h_j > 0] (x·w_j), IMP's plain ReLU MLP, or y = A x.
 
     Args:
-        width: hidden units m (set per grid point by the sweep).
-        input_dim: input features d (linked from the datamodule).
+        width: hidden units m (set per grid point by the sweep); the signal length N for
+            ``linear``.
+        input_dim: input features d (linked from the datamodule; unused by ``linear``).
         seed: the run's seed; it fixes the random gates (SPEC §1) or the initial weights (§5).
         output_dim: outputs k.
         num_layers: hidden layers L (``relu`` network).
-        network: ``gated`` for AIHT, ``relu`` for IMP (the sweep sets it from the method).
+        network: ``gated`` for AIHT, ``relu`` for IMP, ``linear`` for the Gaussian sensing task
+            (the sweep sets it from the method and the datamodule's ``network``).
         lr: Adam's learning rate for the ``relu`` network.
         gradient_memory_mb: memory for gate patterns while computing the full gradient.
     """
@@ -66,7 +78,7 @@ class SparseMLP(LightningModule):
         seed: int = 0,
         output_dim: int = 1,
         num_layers: int = 1,
-        network: Literal["gated", "relu"] = "gated",
+        network: Literal["gated", "relu", "linear"] = "gated",
         lr: float = 1e-3,
         gradient_memory_mb: float = 32.0,
     ) -> None:
@@ -81,8 +93,11 @@ class SparseMLP(LightningModule):
                 raise ValueError(
                     f"model.{name} must be at least 1, got {value} (model.width is the grid's m)"
                 )
-        if network not in ("gated", "relu"):
-            raise ValueError(f"model.network must be 'gated' (AIHT) or 'relu' (IMP), got {network!r}")
+        if network not in ("gated", "relu", "linear"):
+            raise ValueError(
+                "model.network must be 'gated' (AIHT), 'relu' (IMP) or 'linear' (Gaussian sensing), "
+                f"got {network!r}"
+            )
         self.width, self.input_dim, self.seed = width, input_dim, seed
         self.output_dim, self.num_layers, self.network, self.lr = output_dim, num_layers, network, lr
         self.gradient_memory_mb = gradient_memory_mb
@@ -90,6 +105,16 @@ class SparseMLP(LightningModule):
         self.layer_start_epoch = 0  # the epoch the layer in training started (LayerByLayer sets it)
         if network == "relu":
             self.net = ReluMLP(input_dim, width, output_dim, num_layers, seed)
+            return
+        if network == "linear":
+            if output_dim != 1 or num_layers != 1:
+                raise ValueError(
+                    "model.network 'linear' (Gaussian sensing) has no layers and a scalar output: "
+                    f"got model.output_dim={output_dim}, model.num_layers={num_layers}"
+                )
+            self.automatic_optimization = False
+            self.weight = nn.Parameter(torch.zeros(width, dtype=torch.float64))
+            self.sensing: GaussianColumns | None = None  # the datamodule's A, set in setup()
             return
         if output_dim != 1:
             raise NotAvailable(
@@ -128,14 +153,42 @@ class SparseMLP(LightningModule):
         datamodule = getattr(self.trainer, "datamodule", None)
         max_label = float(getattr(datamodule, "max_label", 1.0))
         self.val_metric = TaskMetric(getattr(datamodule, "metric_name", "psnr"), self.output_dim, max_label)
+        if self.network == "linear":
+            self.sensing = getattr(datamodule, "sensing", None)
+            if self.sensing is None:
+                raise ValueError(
+                    "model.network 'linear' needs a datamodule with a sensing matrix `sensing` "
+                    "(datamodules.gaussian_sparse.GaussianSparseDataModule)"
+                )
+            if self.sensing.n_cols != self.width:
+                raise ValueError(
+                    f"model.width={self.width} differs from the signal length {self.sensing.n_cols}"
+                )
+            self.support_metric = SupportError()
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         if self.network == "relu":
             return torch.optim.Adam(self.parameters(), lr=self.lr)
         return CallbackUpdate(self.parameters())
 
+    @property
+    def has_gates(self) -> bool:
+        """Whether the AIHT callback should move gates (only the gated network has them)."""
+        return self.network == "gated"
+
+    def sensing_columns(self, x: Tensor, flat_index: Tensor) -> Tensor:
+        """The columns of the batch's sensing matrix A at ``flat_index`` (n × len(flat_index))."""
+        if self.network == "linear":
+            return self.sensing.columns(flat_index)
+        return gated_sensing_columns(x, self.gates, flat_index)
+
     def forward(self, x: Tensor) -> Tensor:
-        """The network on raw inputs: random gates in convex mode, h = w otherwise; or the MLP."""
+        """The network on raw inputs: random gates in convex mode, h = w otherwise; or the MLP.
+
+        ``linear``: x holds measurement indices and the result is (A w) at those rows.
+        """
+        if self.network == "linear":
+            return SensingProduct.apply(self.weight, self.sensing)[x]
         if self.network == "relu":
             out = self.net(x)
             return out.squeeze(-1) if self.output_dim == 1 else out
@@ -152,7 +205,12 @@ class SparseMLP(LightningModule):
             loss = torch.nn.functional.mse_loss(self(x), y)
             self.log("train/mse", loss.detach(), on_step=True, on_epoch=False)
             return loss
-        pred = GatedProduct.apply(x, self.weight, self.gates, self.gradient_memory_mb)
+        if self.network == "linear":
+            if x.numel() != self.sensing.n_rows:
+                raise ValueError("the linear network trains on full batches only (data.batch_size 0)")
+            pred = SensingProduct.apply(self.weight, self.sensing)
+        else:
+            pred = GatedProduct.apply(x, self.weight, self.gates, self.gradient_memory_mb)
         loss = 0.5 * (pred - y).square().sum()
         self.manual_backward(loss)
         self.log("train/mse_before_update", 2 * loss.detach() / y.numel(), on_step=True, on_epoch=False)
@@ -161,11 +219,19 @@ class SparseMLP(LightningModule):
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         x, y = batch
+        if self.network == "linear":  # the batch is (signal indices, x*)
+            estimate = self.weight.detach()[x]
+            self.val_metric.update(estimate, y)
+            self.support_metric.update(estimate, y)
+            return
         self.val_metric.update(self(x) if self.network == "relu" else self.head(x), y)
 
     def on_validation_epoch_end(self) -> None:
         self.log(f"val/{self.val_metric.name}", self.val_metric.compute())
         self.val_metric.reset()
+        if self.network == "linear":
+            self.log("val/support_error", self.support_metric.compute())
+            self.support_metric.reset()
 
     @torch.no_grad()
     def measure(self, batches: Iterable[tuple[Tensor, Tensor]]) -> float:
@@ -179,5 +245,5 @@ class SparseMLP(LightningModule):
     def nnz(self) -> int:
         if self.network == "relu":
             return self.net.nnz()
-        frozen = sum(self.frozen.nnz(i) for i in range(self.layer))
+        frozen = sum(self.frozen.nnz(i) for i in range(self.layer)) if self.network == "gated" else 0
         return frozen + int((self.weight != 0).sum())

@@ -1,4 +1,5 @@
-"""The task's metric (SPEC §6) on torchmetrics: PSNR, or accuracy of 0.5-thresholded or argmax outputs."""
+"""The task's metric (SPEC §6) on torchmetrics: PSNR, accuracy of 0.5-thresholded or argmax
+outputs, or the relative error of a recovered signal (with its support error alongside)."""
 
 import torch
 from torch import Tensor, nn
@@ -6,13 +7,57 @@ from torchmetrics import Metric
 from torchmetrics.classification import BinaryAccuracy, MulticlassAccuracy
 from torchmetrics.image import PeakSignalNoiseRatio
 
-METRICS = ("psnr", "accuracy")
+METRICS = ("psnr", "accuracy", "rel_error")
+
+
+class RelativeError(Metric):
+    """‖x̂ − x*‖ / ‖x*‖ over every entry seen (pred x̂, target x*), accumulated in float64."""
+
+    higher_is_better = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.add_state("error_sq", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("target_sq", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+
+    def update(self, pred: Tensor, target: Tensor) -> None:
+        pred, target = pred.double(), target.double()
+        self.error_sq += (pred - target).square().sum()
+        self.target_sq += target.square().sum()
+
+    def compute(self) -> Tensor:
+        return self.error_sq.sqrt() / self.target_sq.sqrt()
+
+
+class SupportError(Metric):
+    """The share of x*'s support that x̂ misses: |S* minus supp(x̂)| / |S*|.
+
+    The paper's code prints ‖1[top-s of x̂] − 1[S*]‖₁ / (2s); when x̂ has s nonzeros (AIHT keeps
+    at most s) the two are equal. With fewer, the paper's top-s fills up with arbitrary zero
+    entries of x̂ that may land on S* by chance; here a zero entry never counts as found.
+    """
+
+    higher_is_better = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.add_state("missed", torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
+        self.add_state("true", torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
+
+    def update(self, pred: Tensor, target: Tensor) -> None:
+        true = target != 0
+        self.missed += (true & (pred == 0)).sum()
+        self.true += true.sum()
+
+    def compute(self) -> Tensor:
+        return self.missed.double() / self.true.double()
 
 
 class TaskMetric(nn.Module):
     """``psnr`` = 20·log10(max_label) − 10·log10(MSE) over all examples and outputs;
     ``accuracy`` = share of outputs ≥ 0.5 equal to the 0/1 label (scalar output), or of argmax
-    outputs equal to the one-hot label's argmax (vector output)."""
+    outputs equal to the one-hot label's argmax (vector output); ``rel_error`` = ‖x̂ − x*‖ / ‖x*‖
+    (``RelativeError``)."""
 
     def __init__(self, name: str, output_dim: int = 1, max_label: float = 1.0) -> None:
         super().__init__()
@@ -22,6 +67,8 @@ class TaskMetric(nn.Module):
         self.metric: Metric
         if name == "psnr":
             self.metric = PeakSignalNoiseRatio(data_range=max_label).set_dtype(torch.float64)
+        elif name == "rel_error":
+            self.metric = RelativeError()
         elif output_dim == 1:
             self.metric = BinaryAccuracy()
         else:

@@ -1,0 +1,107 @@
+"""SPEC §6 gaussian_sparse: recover a sparse vector x* from y = A x*, A Gaussian and never stored.
+
+With seed q: x* has s ones at ``np.random.RandomState(q).choice(N, s, replace=False)`` (the
+paper's code makes the same call on CuPy's generator, seeded q), N = the grid's m; A is
+nmeasurements × N with N(0, 1) entries, its columns drawn from q block by block
+(``modules.gaussian_columns``); y = A x*, noiseless. A budget s above N is capped at N (x* all
+ones), as AIHT caps its budget.
+
+The model is ``SparseMLP(network="linear")``: its weight is x itself. A training batch is
+(the measurement indices, y), always the full set: the task is full batch only. The validation
+batch is (the signal's indices, x*), from which the model measures ‖x̂ − x*‖ / ‖x*‖.
+"""
+
+import numpy as np
+import torch
+from pytorch_lightning import LightningDataModule
+
+from datamodules.tensor_batches import TensorBatches
+from lightning_app.precision import trainer_dtype
+from modules.gaussian_columns import GaussianColumns
+
+
+def draw_support(n: int, s: int, seed: int) -> np.ndarray:
+    """The positions of x*'s ones, ascending."""
+    return np.sort(np.random.RandomState(seed).choice(n, min(s, n), replace=False))
+
+
+class GaussianSparseDataModule(LightningDataModule):
+    """The Gaussian sensing task. ``width``, ``sparsity`` and ``seed`` are set per grid point.
+
+    Args:
+        width: the signal length N (the grid's m, the paper's ``--mlist``).
+        sparsity: the nonzeros s of x* (the grid's s).
+        seed: the run's seed q (0 or more).
+        nmeasurements: rows of A (the paper's ``--nmeasurements``, default 50000 as there).
+        batch_size: must be 0 (full batch), as in the paper.
+        block_size: columns of A per generated block: part of A's definition, and the memory
+            of each product with it (nmeasurements × block_size values).
+    """
+
+    task_name = "gaussian_sparse"
+    metric_name = "rel_error"
+    data_depends_on_sparsity = True  # x* has s nonzeros
+    network = "linear"  # the SparseMLP mode this task trains (the sweep reads it)
+
+    def __init__(
+        self,
+        width: int = 1000,
+        sparsity: int = 10,
+        seed: int = 0,
+        nmeasurements: int = 50000,
+        batch_size: int = 0,
+        block_size: int = 256,
+    ) -> None:
+        super().__init__()
+        for name, value in (
+            ("width", width),
+            ("sparsity", sparsity),
+            ("nmeasurements", nmeasurements),
+            ("block_size", block_size),
+        ):
+            if value < 1:
+                raise ValueError(f"data.{name} must be at least 1, got {value}")
+        if seed < 0:
+            raise ValueError(f"the seed must be 0 or more, got {seed}")
+        if batch_size != 0:
+            raise ValueError(
+                f"data.batch_size must be 0 (full batch) for gaussian_sparse, got {batch_size}: "
+                "AIHT on this task takes full-batch steps only, as in the paper"
+            )
+        self.width, self.sparsity, self.seed = width, sparsity, seed
+        self.nmeasurements, self.batch_size, self.block_size = nmeasurements, batch_size, block_size
+        self.sensing: GaussianColumns | None = None
+        self.support: torch.Tensor | None = None
+        self.signal: torch.Tensor | None = None
+        self.y: torch.Tensor | None = None
+        self.max_label = 1.0
+
+    @property
+    def num_features(self) -> int:
+        """The linear model has no inputs; 1 keeps the model's ``input_dim`` link valid."""
+        return 1
+
+    def setup(self, stage: str) -> None:
+        if self.y is not None:
+            return
+        trainer = self.trainer
+        device = trainer.strategy.root_device if trainer is not None else torch.device("cpu")
+        dtype = trainer_dtype(trainer)
+        support = torch.from_numpy(draw_support(self.width, self.sparsity, self.seed))
+        exact = GaussianColumns(self.nmeasurements, self.width, self.seed, self.block_size)
+        y = exact.matvec(support, torch.ones(support.numel(), dtype=torch.float64))  # in float64
+        signal = torch.zeros(self.width, dtype=torch.float64)
+        signal[support] = 1.0
+        self.sensing = exact.to(device=device, dtype=dtype)
+        self.support = support.to(device)
+        self.signal = signal.to(device=device, dtype=dtype)
+        self.y = y.to(device=device, dtype=dtype)
+        self.max_label = float(y.abs().max())
+
+    def train_dataloader(self) -> TensorBatches:
+        rows = torch.arange(self.nmeasurements, device=self.y.device)
+        return TensorBatches(rows, self.y, batch_size=0)
+
+    def val_dataloader(self) -> TensorBatches:
+        entries = torch.arange(self.width, device=self.signal.device)
+        return TensorBatches(entries, self.signal, batch_size=0)
