@@ -1,5 +1,8 @@
 """The sparse gated ReLU network of SPEC §1 (scalar output, fused weights) as a LightningModule.
 
+With ``output_dim`` > 1 it is the vector-output network of SPEC §3 instead (``weight`` is W1,
+``output_weight`` W2); that part lives in ``modules/vector_outputs.py``.
+
 The weights are one m × d matrix (row j = unit j's weights w_j, so its row-major flattening
 is the unit-major vector w of SPEC §1) and the gates one m × d buffer. Training steps only
 compute the loss and its full gradient with the gates held constant; the AIHT callback
@@ -14,6 +17,7 @@ from torchmetrics.image import PeakSignalNoiseRatio
 from lightning_app.precision import trainer_dtype
 from modules.gated_ops import GatedProduct, gated_product
 from modules.gates import random_gates
+from modules.vector_outputs import VectorOutputs
 
 
 class CallbackUpdate(torch.optim.Optimizer):
@@ -32,7 +36,7 @@ class CallbackUpdate(torch.optim.Optimizer):
         return closure() if closure is not None else None
 
 
-class SparseMLP(LightningModule):
+class SparseMLP(VectorOutputs, LightningModule):
     """y(x) = sum_j 1[x·h_j > 0] (x·w_j): sequential convex (h = w) or convex (random h).
 
     Args:
@@ -40,10 +44,18 @@ class SparseMLP(LightningModule):
         input_dim: input features d (linked from the datamodule).
         seed: the run's seed; it fixes the random gates (SPEC §1).
         gradient_memory_mb: memory for gate patterns while computing the full gradient.
+        output_dim: outputs k (linked from the datamodule); 1 is the fused scalar network.
+        loss: ``mse`` or ``crossentropy`` (softmax, one-hot labels; vector outputs only).
     """
 
     def __init__(
-        self, width: int = 10, input_dim: int = 100, seed: int = 0, gradient_memory_mb: float = 32.0
+        self,
+        width: int = 10,
+        input_dim: int = 100,
+        seed: int = 0,
+        gradient_memory_mb: float = 32.0,
+        output_dim: int = 1,
+        loss: str = "mse",
     ) -> None:
         super().__init__()
         if width < 1:
@@ -58,6 +70,7 @@ class SparseMLP(LightningModule):
         self.weight = nn.Parameter(torch.zeros(width, input_dim, dtype=torch.float64))
         self.register_buffer("gates", gates)
         self.convex = False
+        self._init_vector_outputs(width, output_dim, loss)
 
     def setup(self, stage: str) -> None:
         self.to(trainer_dtype(self.trainer))
@@ -69,9 +82,13 @@ class SparseMLP(LightningModule):
 
     def forward(self, x: Tensor) -> Tensor:
         """The network as evaluated: random gates in convex mode, h = w otherwise."""
+        if self.output_dim > 1:
+            return self._vector_forward(x)
         return gated_product(x, self.weight, self.gates if self.convex else None)
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        if self.output_dim > 1:
+            return self._vector_training_step(batch)
         x, y = batch
         pred = GatedProduct.apply(x, self.weight, self.gates, self.gradient_memory_mb)
         loss = 0.5 * (pred - y).square().sum()
@@ -89,4 +106,5 @@ class SparseMLP(LightningModule):
         self.val_psnr.reset()
 
     def nnz(self) -> int:
-        return int((self.weight != 0).sum())
+        vector = [self.output_weight] if self.output_dim > 1 else []
+        return sum(int((p != 0).sum()) for p in [self.weight, *vector])
