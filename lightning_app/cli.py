@@ -75,6 +75,7 @@ class SweepCLI(LightningCLI):
         )
         parser.add_class_arguments(AIHT, "aiht", skip={"sparsity"}, instantiate=False)
         parser.link_arguments("data", "model.input_dim", compute_fn=_num_features, apply_on="instantiate")
+        parser.link_arguments("data", "model.output_dim", compute_fn=_output_dim, apply_on="instantiate")
 
     def instantiate_classes(self) -> None:
         """Classes are built per grid point in ``run_sweep``; here only the grid is checked."""
@@ -183,3 +184,8 @@ class SweepCLI(LightningCLI):
 
 def _num_features(datamodule) -> int:
     return datamodule.num_features
+
+
+def _output_dim(datamodule) -> int:
+    """Outputs k of the task (1, the scalar network, where the datamodule does not say)."""
+    return getattr(datamodule, "output_dim", 1)
