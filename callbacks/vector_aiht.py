@@ -42,10 +42,10 @@ def initial_row(unit: int, size: int, bound: float) -> np.ndarray:
     return np.random.RandomState(unit).uniform(-bound, bound, size)
 
 
-def initialise_zero_rows(block: Tensor, first_unit: int, bound: float) -> None:
-    """Fills the all-zero rows of ``block`` (rows first_unit, first_unit + 1, …) with start values."""
+def initialise_zero_rows(block: Tensor, units: list[int], bound: float) -> None:
+    """Fills the all-zero rows of ``block`` (the rows of ``units``) with their start values."""
     for row in (block == 0).all(1).nonzero().squeeze(1).tolist():
-        values = initial_row(first_unit + row, block.shape[1], bound)
+        values = initial_row(units[row], block.shape[1], bound)
         block[row] = torch.from_numpy(values).to(block)
 
 
@@ -78,33 +78,41 @@ def vector_update(
     """One update of SPEC §3, written into ``w1`` and ``w2``; returns the number of kept entries."""
     m, d = w1.shape
     k = w2.shape[1]
-    selection = StreamingSelection(importance, budget, *flat_support(w1, w2))
-    chunk = units_per_chunk(x.shape[0], x.element_size(), memory_mb)
-    for first in range(0, m, chunk):
-        last = min(m, first + chunk)
-        block1, block2 = w1[first:last].clone(), w2[first:last].clone()
+    support, support_values = flat_support(w1, w2)
+    selection = StreamingSelection(importance, budget, support, support_values.clone())
+    size = units_per_chunk(x.shape[0], x.element_size(), memory_mb)
+    if initialise:
+        chunks = (torch.arange(first, min(m, first + size), device=w1.device) for first in range(0, m, size))
+    else:  # a unit whose weights are all zero has zero gradients and values: nothing to stream
+        in_w1 = support < m * d
+        chunks = torch.unique(torch.cat([support[in_w1] // d, (support[~in_w1] - m * d) // k])).split(size)
+    for chunk in chunks:
+        ids = chunk.tolist()
+        block1, block2 = w1[chunk], w2[chunk]  # copies
         if initialise:
-            initialise_zero_rows(block1, first, 1 / math.sqrt(d * m))
-            initialise_zero_rows(block2, first, 1 / math.sqrt(m * k))
-        grad1, grad2 = unit_gradients(x, r, block1, block2, gates[first:last])
+            initialise_zero_rows(block1, ids, 1 / math.sqrt(d * m))
+            initialise_zero_rows(block2, ids, 1 / math.sqrt(m * k))
+        grad1, grad2 = unit_gradients(x, r, block1, block2, gates[chunk])
         step1, step2 = alpha * grad1, alpha * grad2
         new1, new2 = block1 - step1, block2 - step2
         # Stream order: W1's row j, then W2's row j. A block with no nonzero new value and no
         # update changes nothing (its old values were zero, so none of it is kept): skipped.
         values, deltas = torch.cat([new1, new2], 1), torch.cat([-step1, -step2], 1)
-        busy = torch.stack([((new1 != 0) | (step1 != 0)).any(1), ((new2 != 0) | (step2 != 0)).any(1)], 1)
+        moving = torch.stack([(step1 != 0).any(1), (step2 != 0).any(1)], 1)
+        busy = moving | torch.stack([(new1 != 0).any(1), (new2 != 0).any(1)], 1)
         entries = torch.cat([busy[:, :1].expand(-1, d), busy[:, 1:].expand(-1, k)], 1)
-        starts, sizes = [], []
-        for row, (busy1, busy2) in enumerate(busy.tolist()):
-            unit = first + row
+        starts, sizes, still = [], [], []
+        for unit, (busy1, busy2), (moving1, moving2) in zip(ids, busy.tolist(), moving.tolist(), strict=True):
             if busy1:
                 starts.append(unit * d)
                 sizes.append(d)
+                still.append(not moving1)
             if busy2:
                 starts.append(m * d + unit * k)
                 sizes.append(k)
+                still.append(not moving2)
         if sizes:
-            selection.offer_blocks(starts, sizes, values[entries], deltas[entries])
+            selection.offer_blocks(starts, sizes, values[entries], deltas[entries], still)
     idx, values = selection.result()
     w1.zero_()
     w2.zero_()

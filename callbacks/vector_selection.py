@@ -8,7 +8,9 @@ nonzero), and if the set then holds more than s entries, the s with the largest
 one block), its hash locations and the accumulator; never a vector of all N weights.
 
 The blocks of a chunk of units are hashed and staged together; only what depends on the order
-(adding a block, merging it, trimming) runs block by block.
+(adding a block, merging it, trimming) runs block by block. Consecutive blocks whose updates are
+all zero (units with closed gates) go in one step: the importances do not change while they
+pass, and top-s by a fixed order, taken block after block, is top-s of the union.
 """
 
 import torch
@@ -29,21 +31,33 @@ class StreamingSelection:
         self.idx, self.values = idx, values
         self.loc = importance.locate(idx)
 
-    def offer_blocks(self, starts: list[int], sizes: list[int], values: Tensor, deltas: Tensor) -> None:
+    def offer_blocks(
+        self, starts: list[int], sizes: list[int], values: Tensor, deltas: Tensor, still: list[bool]
+    ) -> None:
         """Blocks in stream order: block b is the flat indices starts[b] … starts[b] + sizes[b] − 1;
-        ``values`` and ``deltas`` hold their new values and updates (−alpha·grad), block after block."""
+        ``values`` and ``deltas`` hold their new values and updates (−alpha·grad), block after
+        block; ``still[b]`` says that block b's updates are all zero."""
         idx = block_indices(starts, sizes, values.device)
         loc = self.importance.locate(idx)
         staged = self.importance.stage(loc, deltas, sizes)
         nonzero = values != 0
-        first = 0
-        for size, start, adds in zip(sizes, starts, staged, strict=True):
-            self.importance.add_staged(*adds)
-            last = first + size
-            self._merge(start, size, first, idx, values, loc, nonzero[first:last])
+        ends = torch.tensor(sizes).cumsum(0).tolist()
+        b = 0
+        while b < len(sizes):
+            first = ends[b] - sizes[b]
+            run = b + 1
+            while still[b] and run < len(sizes) and still[run]:
+                run += 1
+            if run - b > 1:  # still blocks: nothing to add, one merge
+                chosen = slice(first, ends[run - 1])
+                self._merge_run(idx[chosen], values[chosen], loc[:, chosen], nonzero[chosen])
+            else:
+                if not still[b]:
+                    self.importance.add_staged(*staged[b])
+                self._merge(starts[b], sizes[b], first, idx, values, loc, nonzero[first : ends[b]])
             if self.idx.numel() > self.budget:
                 self._trim()
-            first = last
+            b = run
 
     def _merge(self, start, size, first, idx, values, loc, nonzero) -> None:
         """Kept entries of the block take their new values; the block's other nonzeros join."""
@@ -55,6 +69,21 @@ class StreamingSelection:
         self.idx = torch.cat([self.idx[:low], idx[chosen], self.idx[high:]])
         self.values = torch.cat([self.values[:low], values[chosen], self.values[high:]])
         self.loc = torch.cat([self.loc[:, :low], loc[:, chosen], self.loc[:, high:]], dim=1)
+
+    def _merge_run(self, idx: Tensor, values: Tensor, loc: Tensor, nonzero: Tensor) -> None:
+        """``_merge`` for several blocks at once (any flat indices)."""
+        order = torch.argsort(idx)
+        idx, values, loc, nonzero = idx[order], values[order], loc[:, order], nonzero[order]
+        position = torch.searchsorted(idx, self.idx).clamp_(max=idx.numel() - 1)
+        inside = idx[position] == self.idx
+        member = nonzero.clone()
+        member[position[inside]] = True
+        outside = ~inside
+        merged = torch.cat([self.idx[outside], idx[member]])
+        order = torch.argsort(merged)
+        self.idx = merged[order]
+        self.values = torch.cat([self.values[outside], values[member]])[order]
+        self.loc = torch.cat([self.loc[:, outside], loc[:, member]], dim=1)[:, order]
 
     def _trim(self) -> None:
         """Keeps the s entries of largest |estimate|; on ties the larger flat index (set is sorted)."""

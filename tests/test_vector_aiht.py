@@ -10,7 +10,7 @@ import torch
 from pytorch_lightning import Trainer
 
 from callbacks.aiht import AIHT
-from callbacks.importance import ExactImportance
+from callbacks.importance import ExactImportance, make_importance
 from callbacks.vector_aiht import initial_row, vector_step_size
 from callbacks.vector_selection import StreamingSelection
 from lightning_app.cli import SweepCLI
@@ -22,14 +22,14 @@ from tests.vector_helpers import OneHotData, tiny_vector_run
 M, D, K = 4, 5, 3
 
 
-def reference_for(rec, s, importance, convex, per_epoch, loss="mse"):
-    n_weights = M * D + M * K
+def reference_for(rec, s, importance, convex, per_epoch, loss="mse", m=M):
+    n_weights = m * D + m * K
     if importance == "exact":
         acc = ExactAccumulator(n_weights)
     else:
         acc = SketchAccumulator(n_weights, min(s, n_weights))
     return spec_vector_run(
-        rec.batches, M, D, K, s, rec.gates[0], acc, convex, per_epoch, crossentropy=loss == "crossentropy"
+        rec.batches, m, D, K, s, rec.gates[0], acc, convex, per_epoch, crossentropy=loss == "crossentropy"
     )
 
 
@@ -61,6 +61,16 @@ def test_iterates_equal_with_base_step_and_crossentropy():
         _, model, _, aiht, rec = tiny_vector_run(m=M, s=s, d=D, k=K, epochs=2, batch_size=16, loss=loss)
         assert aiht.step_size == (0.005 if loss == "mse" else 0.001)
         assert_iterates_equal(rec, reference_for(rec, s, "sketch", False, 4, loss))
+
+
+def test_iterates_equal_with_dead_units_revived_each_epoch():
+    """Many units, few weights: each epoch's first batch gives the dead units start values, which
+    stream through the selection without updates (their gates are closed)."""
+    m, s = 12, 6
+    _, _, _, _, rec = tiny_vector_run(m=m, s=s, d=D, k=K, epochs=3, batch_size=16)
+    dead = [int(((w1 != 0).any(1) | (w2 != 0).any(1)).logical_not().sum()) for w1, w2 in rec.weights]
+    assert min(dead[3:]) >= 6
+    assert_iterates_equal(rec, reference_for(rec, s, "sketch", False, 4, m=m))
 
 
 def test_sketch_and_exact_importance_choose_differently():
@@ -235,10 +245,10 @@ def test_selection_streams_blocks_in_order_by_importance():
     importance.table[:] = torch.tensor([0.0, 0.0, 0.0, 5.0, 0.1, 0.0])
     selection = StreamingSelection(importance, 2, torch.tensor([3, 4]), torch.tensor([7.0, 8.0]))
     ones = torch.ones(3, dtype=torch.float64)
-    selection.offer_blocks([0], [3], ones * 2, torch.tensor([3.0, 2.0, 1.0], dtype=torch.float64))
+    selection.offer_blocks([0], [3], ones * 2, torch.tensor([3.0, 2.0, 1.0], dtype=torch.float64), [False])
     assert selection.idx.tolist() == [0, 3]  # 4 (0.1) and 1 (2) lose to 3's old importance 5
     new = torch.tensor([6.0, 9.0, 0.0], dtype=torch.float64)
-    selection.offer_blocks([3], [3], new, torch.tensor([-4.9, 1.4, 0.0], dtype=torch.float64))
+    selection.offer_blocks([3], [3], new, torch.tensor([-4.9, 1.4, 0.0], dtype=torch.float64), [False])
     idx, values = selection.result()
     assert idx.tolist() == [0, 4] and values.tolist() == [2.0, 9.0]
     assert importance.table.tolist() == pytest.approx([3, 2, 1, 0.1, 1.5, 0])
@@ -248,5 +258,40 @@ def test_selection_ties_keep_the_larger_index():
     importance = ExactImportance(8)
     selection = StreamingSelection(importance, 2, torch.tensor([], dtype=torch.long), torch.tensor([]))
     zeros = torch.zeros(4, dtype=torch.float64)
-    selection.offer_blocks([2], [4], torch.tensor([1.0, 0.0, 3.0, 2.0], dtype=torch.float64), zeros)
+    selection.offer_blocks([2], [4], torch.tensor([1.0, 0.0, 3.0, 2.0], dtype=torch.float64), zeros, [True])
     assert selection.result()[0].tolist() == [4, 5]  # all importances 0; index 3's value is zero
+
+
+@pytest.mark.parametrize("kind", ["exact", "sketch"])
+def test_still_blocks_in_one_step_equal_block_by_block(kind):
+    """Blocks without updates (dead units) are merged in one step; the result is the same as
+    offering them one at a time."""
+    generator = torch.Generator().manual_seed(5)
+    n_weights, budget = 300, 12
+    old = torch.randperm(n_weights, generator=generator)[:budget].sort().values
+    starts = [40, 7, 90, 200, 13, 150, 260]
+    sizes = [5, 3, 5, 5, 3, 5, 5]
+    values = torch.randn(sum(sizes), generator=generator, dtype=torch.float64)
+    values[torch.rand(values.numel(), generator=generator) < 0.3] = 0
+    deltas = torch.zeros_like(values)
+    deltas[:5] = torch.randn(5, generator=generator, dtype=torch.float64)  # the first block moves
+    still = [False] + [True] * 6
+    results = []
+    for one_by_one in (False, True):
+        importance = make_importance(kind, n_weights, budget, "cpu", torch.float64)
+        table = torch.randn(importance.table.shape, generator=torch.Generator().manual_seed(6))
+        importance.table.copy_(table)
+        old_values = torch.randn(budget, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
+        selection = StreamingSelection(importance, budget, old.clone(), old_values)
+        if one_by_one:
+            first = 0
+            for start, size, quiet in zip(starts, sizes, still, strict=True):
+                chosen = slice(first, first + size)
+                selection.offer_blocks([start], [size], values[chosen], deltas[chosen], [quiet])
+                first += size
+        else:
+            selection.offer_blocks(starts, sizes, values, deltas, still)
+        results.append(selection.result())
+    assert torch.equal(results[0][0], results[1][0]) and torch.equal(results[0][1], results[1][1])
+    assert results[0][0].numel() == budget
+    assert not torch.equal(results[0][0], old)  # the blocks changed the kept set
