@@ -19,7 +19,7 @@ def gated_vector_product(x: Tensor, w1: Tensor, w2: Tensor, gates: Tensor | None
     units = nonzero_rows(w1)
     if units.numel() == 0:
         return x.new_zeros(x.shape[0], w2.shape[1])
-    if gates is None:
+    if gates is None or torch.equal(gates[units], w1[units]):  # h = w1: a plain ReLU layer
         return (x @ w1[units].T).clamp_min_(0) @ w2[units]
     count = units.numel()
     both = x @ torch.cat([w1[units], gates[units]]).T  # one product for values and patterns
@@ -52,9 +52,13 @@ def unit_gradients(x: Tensor, r: Tensor, w1: Tensor, w2: Tensor, gates: Tensor) 
     units = nonzero_rows(gates)
     if units.numel() == 0:
         return g1, g2
-    count = units.numel()
-    both = x @ torch.cat([gates[units], w1[units]]).T  # gate patterns and X w1_j in one product
-    open_ = both[:, :count] > 0
+    if torch.equal(gates[units], w1[units]):  # h = w1 (sequential convex): one product for both
+        x_w1 = x @ w1[units].T
+        open_ = x_w1 > 0
+    else:  # gate patterns and X w1_j in one product
+        count = units.numel()
+        both = x @ torch.cat([gates[units], w1[units]]).T
+        open_, x_w1 = both[:, :count] > 0, both[:, count:]
     g1[units] = ((r @ w2[units].T) * open_).T @ x
-    g2[units] = (both[:, count:] * open_).T @ r
+    g2[units] = (x_w1 * open_).T @ r
     return g1, g2

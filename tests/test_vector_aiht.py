@@ -128,8 +128,9 @@ def dense_model(x, w1, w2, gates):
     return (masks * (x @ w1.T)) @ w2
 
 
+@pytest.mark.parametrize("sequential", [False, True])
 @pytest.mark.parametrize("loss", ["mse", "crossentropy"])
-def test_gradients_match_autograd(loss):
+def test_gradients_match_autograd(loss, sequential):
     torch.manual_seed(0)
     n, m, d, k = 50, 6, 4, 3
     x = torch.randn(n, d, dtype=torch.float64)
@@ -138,7 +139,10 @@ def test_gradients_match_autograd(loss):
     gates[2] = 0  # a closed unit
     w1 = torch.randn(m, d, dtype=torch.float64)
     w2 = torch.randn(m, k, dtype=torch.float64)
-    w1[4] = 0  # a unit that predicts nothing, but whose W1 gradient is not zero
+    w1[4] = 0  # a unit that predicts nothing, but whose W1 gradient is not zero (if open)
+    if sequential:  # h = w1
+        w1[2] = 0
+        gates = w1.clone()
     pred = gated_vector_product(x, w1, w2, gates)
     torch.testing.assert_close(pred, spec_prediction(x, w1, w2, gates))
     leaf = pred.clone().requires_grad_()
@@ -152,7 +156,8 @@ def test_gradients_match_autograd(loss):
     torch.testing.assert_close(g1, p1.grad)
     torch.testing.assert_close(g2, p2.grad)
     assert g1[2].abs().sum() == 0 and g2[2].abs().sum() == 0
-    assert g1[4].abs().sum() > 0 and g2[4].abs().sum() == 0
+    assert (g1[4].abs().sum() > 0) == (not sequential) and g2[4].abs().sum() == 0
+    assert g1[0].abs().sum() > 0 and g2[0].abs().sum() > 0
 
 
 class CapturingAIHT(AIHT):
