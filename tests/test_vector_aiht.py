@@ -13,7 +13,6 @@ from callbacks.aiht import AIHT
 from callbacks.importance import ExactImportance, make_importance
 from callbacks.vector_aiht import initial_row, vector_step_size
 from callbacks.vector_selection import StreamingSelection
-from lightning_app.cli import SweepCLI
 from modules.sparse_mlp import SparseMLP
 from modules.vector_ops import gated_vector_product, unit_gradients, vector_loss
 from tests.reference_vector import ExactAccumulator, SketchAccumulator, spec_prediction, spec_vector_run
@@ -209,6 +208,8 @@ def test_resume_from_checkpoint_ends_equal(tmp_path):
 
 
 def test_cli_links_output_dim_and_records_the_point(tmp_path):
+    from lightning_app.cli import SweepCLI
+
     SweepCLI(
         args=[
             "fit",
@@ -300,3 +301,14 @@ def test_still_blocks_in_one_step_equal_block_by_block(kind):
     assert torch.equal(results[0][0], results[1][0]) and torch.equal(results[0][1], results[1][1])
     assert results[0][0].numel() == budget
     assert not torch.equal(results[0][0], old)  # the blocks changed the kept set
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("importance", ["exact", "sketch"])
+def test_cuda_iterates_equal_plain_reimplementation(importance):
+    _, model, _, _, rec = tiny_vector_run(
+        s=12, epochs=3, batch_size=16, importance=importance, accelerator="gpu", devices=1
+    )
+    assert model.output_weight.device.type == "cuda"
+    assert_iterates_equal(rec, reference_for(rec, 12, importance, False, 4))
