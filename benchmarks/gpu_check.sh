@@ -34,5 +34,8 @@ for dtype in float64 float32; do
   timeout 60 "$PY" benchmarks/aiht_update.py --device cuda --dtype "$dtype" || status=1
 done
 
+echo "=== vector_selection_memory.py --device cuda"
+timeout 120 "$PY" benchmarks/vector_selection_memory.py --device cuda --widths 200 2000 || status=1
+
 echo "=== done (status $status)"
 exit "$status"
