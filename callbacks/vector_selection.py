@@ -13,6 +13,8 @@ all zero (units with closed gates) go in one step: the importances do not change
 pass, and top-s by a fixed order, taken block after block, is top-s of the union.
 """
 
+import itertools
+
 import torch
 from torch import Tensor
 
@@ -41,7 +43,7 @@ class StreamingSelection:
         loc = self.importance.locate(idx)
         staged = self.importance.stage(loc, deltas, sizes)
         nonzero = values != 0
-        ends = torch.tensor(sizes).cumsum(0).tolist()
+        ends = list(itertools.accumulate(sizes))
         b = 0
         while b < len(sizes):
             first = ends[b] - sizes[b]
