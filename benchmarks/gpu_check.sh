@@ -37,6 +37,9 @@ for dtype in float64 float32; do
   timeout 60 "$PY" benchmarks/aiht_update.py --device cuda --dtype "$dtype" || status=1
 done
 
+echo "=== vector_selection_memory.py --device cuda"
+timeout 120 "$PY" benchmarks/vector_selection_memory.py --device cuda --widths 200 2000 || status=1
+
 echo "=== single points on the GPU"
 PYTHON="$PY" timeout 120 bash benchmarks/single_points.sh "${GPU[@]}" || status=1
 METHOD=imp POINTS="100:100:50" PYTHON="$PY" timeout 120 bash benchmarks/single_points.sh "${GPU[@]}" || status=1

@@ -8,6 +8,10 @@ The module's training step leaves the full gradient g = A^T (A w − b) in ``wei
 2. t = w − mu·g, keep its s largest-magnitude nonzero entries: w~ on support S~;
 3. refine on S~ with ``refine_steps`` Armijo-backtracked gradient steps (section 2, step 3);
 4. write the result into the weights; then move the gates (sequential convex mode).
+
+For vector outputs (SPEC §3: W1 and W2, a fixed step size, selection by a count sketch of
+accumulated updates, no refinement) the update is ``callbacks/vector_aiht.py``'s; the gates move
+the same way, following W1.
 """
 
 import math
@@ -15,6 +19,9 @@ import math
 import torch
 from pytorch_lightning import Callback, LightningModule, Trainer
 from torch import Tensor
+
+from callbacks.importance import IMPORTANCE_KINDS
+from callbacks.vector_aiht import VectorAIHT
 
 FIRST_STEP_SIZE = 1e-14
 ARMIJO = 0.9
@@ -59,31 +66,47 @@ class AIHT(Callback):
         sparsity: the budget s (set per grid point by the sweep); above m·d it becomes m·d.
         convex: keep the random gates for good (the paper's ``--convex``); otherwise the gates
             follow the weights from the second epoch on (sequential convex, SPEC §2).
-        refine_steps: inner refinement steps per update (10 in the paper, 3 for Gaussian sensing).
+        refine_steps: inner refinement steps per update (10 in the paper, 3 for Gaussian sensing);
+            scalar outputs only.
+        importance: vector outputs only: ``sketch`` (the count sketch of SPEC §3) or ``exact``
+            (a dense accumulator of all m·(d + k) updates, for comparisons).
     """
 
-    def __init__(self, sparsity: int = 10, convex: bool = False, refine_steps: int = 10) -> None:
+    def __init__(
+        self, sparsity: int = 10, convex: bool = False, refine_steps: int = 10, importance: str = "sketch"
+    ) -> None:
         if sparsity < 1:
             raise ValueError(f"the sparsity budget s must be at least 1, got {sparsity}")
         if refine_steps < 0:
             raise ValueError(f"aiht.refine_steps must be 0 or more, got {refine_steps}")
+        if importance not in IMPORTANCE_KINDS:
+            kinds = ", ".join(IMPORTANCE_KINDS)
+            raise ValueError(f"aiht.importance must be one of {kinds}, got {importance!r}")
         self.sparsity, self.convex, self.refine_steps = sparsity, convex, refine_steps
         self.updates = 0
         self.step_size = math.nan
         self._batch: tuple[Tensor, Tensor] | None = None
+        self._batch_idx = 0
+        self.vector = VectorAIHT(importance)
 
     def budget(self, pl_module: LightningModule) -> int:
-        """The effective s of the layer in training: s / L (SPEC §4), capped at its weight count."""
-        return min(int(self.sparsity / pl_module.num_layers), pl_module.weight.numel())
+        """The effective s of the layer in training: s / L (SPEC §4), capped at its weight count
+        (W1 and W2 together for vector outputs)."""
+        vector = [pl_module.output_weight] if getattr(pl_module, "output_dim", 1) > 1 else []
+        share = int(self.sparsity / getattr(pl_module, "num_layers", 1))
+        return min(share, sum(p.numel() for p in [pl_module.weight, *vector]))
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         pl_module.convex = self.convex
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
-        self._batch = batch
+        self._batch, self._batch_idx = batch, batch_idx
 
     @torch.no_grad()
     def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
+        if getattr(pl_module, "output_dim", 1) > 1:
+            self._vector_update(trainer, pl_module)
+            return
         x, b = self._batch
         self._batch = None
         weight = pl_module.weight
@@ -131,9 +154,28 @@ class AIHT(Callback):
             on_epoch=False,
         )
 
+    def _vector_update(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        x, _ = self._batch
+        self._batch = None
+        alpha, kept = self.vector.update(trainer, pl_module, x, self._batch_idx, self.budget(pl_module))
+        weight = pl_module.weight
+        if not (torch.isfinite(weight).all() and torch.isfinite(pl_module.output_weight).all()):
+            raise FloatingPointError(
+                f"AIHT diverged at update {self.updates}: the weights are not finite "
+                f"(step size {alpha:.3g}); check the data scale and the budget s"
+            )
+        self.updates += 1
+        self.step_size = alpha
+        if not self.convex and trainer.current_epoch - pl_module.layer_start_epoch >= 1:
+            pl_module.gates.copy_(weight)
+        pl_module.log_dict({"train/step_size": alpha, "train/nnz": float(kept)}, on_step=True, on_epoch=False)
+
     def state_dict(self) -> dict:
-        return {"updates": self.updates, "step_size": self.step_size}
+        state = {"updates": self.updates, "step_size": self.step_size}
+        vector = self.vector.state_dict()
+        return state if vector is None else {**state, "vector": vector}
 
     def load_state_dict(self, state_dict: dict) -> None:
         self.updates = state_dict["updates"]
         self.step_size = state_dict["step_size"]
+        self.vector.load_state_dict(state_dict.get("vector"))

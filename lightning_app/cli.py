@@ -122,6 +122,7 @@ class SweepCLI(LightningCLI):
         parser.add_class_arguments(AIHT, "aiht", skip={"sparsity"}, instantiate=False)
         parser.add_class_arguments(IMP, "imp", skip={"targets"}, instantiate=False)
         parser.link_arguments("data", "model.input_dim", compute_fn=_num_features, apply_on="instantiate")
+        parser.link_arguments("data", "model.output_dim", compute_fn=_output_dim, apply_on="instantiate")
 
     # --- configuration -------------------------------------------------------------------
 
@@ -429,3 +430,8 @@ def _in_worker() -> bool:
 
 def _num_features(datamodule) -> int:
     return datamodule.num_features
+
+
+def _output_dim(datamodule) -> int:
+    """Outputs k of the task (1, the scalar network, where the datamodule does not say)."""
+    return getattr(datamodule, "output_dim", 1)

@@ -1,13 +1,16 @@
 """The project's one LightningModule: the network that AIHT or IMP trains.
 
-``network: gated`` (AIHT) is the sparse gated ReLU network of SPEC §1 (scalar output, fused
+``network: gated`` (AIHT) is the sparse gated ReLU network of SPEC §1. Scalar output (fused
 weights): one m × d weight matrix (row j = unit j's weights w_j, so its row-major flattening
 is the unit-major vector w of SPEC §1) and one m × d gate buffer. Its training steps only
 compute the loss and its full gradient with the gates held constant; the AIHT callback
 (``callbacks/aiht.py``) turns that gradient into the sparse update and moves the gates.
+With ``output_dim`` > 1 it is the vector-output network of SPEC §3 instead (``weight`` is W1,
+``output_weight`` W2; ``modules/vector_outputs.py``). With ``num_layers`` > 1 the finished
+hidden layers are frozen, sparsely (``modules/frozen_layers.py``, SPEC §4).
 
 ``network: relu`` (IMP) is the standard ReLU MLP of SPEC §5 (``modules/relu_mlp.py``),
-trained by Adam on the mean squared error; the IMP callback (``callbacks/imp.py``) prunes,
+trained by Adam on the mean squared error (or cross-entropy); the IMP callback (``callbacks/imp.py``) prunes,
 rewinds and resets Adam between rounds.
 
 ``network: linear`` (AIHT on the Gaussian sensing task, SPEC §6 ``gaussian_sparse``) has no
@@ -28,7 +31,6 @@ import torch
 from pytorch_lightning import LightningModule
 from torch import Tensor, nn
 
-from lightning_app.errors import NotAvailable
 from lightning_app.precision import trainer_dtype
 from modules.frozen_layers import FrozenLayers
 from modules.gated_ops import GatedProduct, gated_product
@@ -37,6 +39,8 @@ from modules.gates import random_gates
 from modules.gaussian_columns import GaussianColumns, SensingProduct
 from modules.relu_mlp import ReluMLP
 from modules.task_metric import SupportError, TaskMetric
+from modules.vector_ops import LOSSES
+from modules.vector_outputs import VectorOutputs
 
 
 class CallbackUpdate(torch.optim.Optimizer):
@@ -55,7 +59,7 @@ class CallbackUpdate(torch.optim.Optimizer):
         return closure() if closure is not None else None
 
 
-class SparseMLP(LightningModule):
+class SparseMLP(VectorOutputs, LightningModule):
     """AIHT's gated network y(x) = sum_j 1[x·h_j > 0] (x·w_j), IMP's plain ReLU MLP, or y = A x.
 
     Args:
@@ -63,10 +67,11 @@ class SparseMLP(LightningModule):
             ``linear``.
         input_dim: input features d (linked from the datamodule; unused by ``linear``).
         seed: the run's seed; it fixes the random gates (SPEC §1) or the initial weights (§5).
-        output_dim: outputs k.
-        num_layers: hidden layers L (``relu`` network).
+        output_dim: outputs k (linked from the datamodule); 1 is the fused scalar network.
+        num_layers: hidden layers L (the sweep sets it per panel).
         network: ``gated`` for AIHT, ``relu`` for IMP, ``linear`` for the Gaussian sensing task
             (the sweep sets it from the method and the datamodule's ``network``).
+        loss: ``mse`` or ``crossentropy`` (softmax, one-hot labels; vector outputs only).
         lr: Adam's learning rate for the ``relu`` network.
         gradient_memory_mb: memory for gate patterns while computing the full gradient.
     """
@@ -79,6 +84,7 @@ class SparseMLP(LightningModule):
         output_dim: int = 1,
         num_layers: int = 1,
         network: Literal["gated", "relu", "linear"] = "gated",
+        loss: str = "mse",
         lr: float = 1e-3,
         gradient_memory_mb: float = 32.0,
     ) -> None:
@@ -103,6 +109,11 @@ class SparseMLP(LightningModule):
         self.gradient_memory_mb = gradient_memory_mb
         self.convex = False
         self.layer_start_epoch = 0  # the epoch the layer in training started (LayerByLayer sets it)
+        if loss not in LOSSES:
+            raise ValueError(f"model.loss must be one of {', '.join(LOSSES)}, got {loss!r}")
+        if loss != "mse" and output_dim == 1:
+            raise ValueError(f"model.loss {loss!r} needs vector outputs (output_dim > 1)")
+        self.loss = loss
         if network == "relu":
             self.net = ReluMLP(input_dim, width, output_dim, num_layers, seed)
             return
@@ -116,16 +127,13 @@ class SparseMLP(LightningModule):
             self.weight = nn.Parameter(torch.zeros(width, dtype=torch.float64))
             self.sensing: GaussianColumns | None = None  # the datamodule's A, set in setup()
             return
-        if output_dim != 1:
-            raise NotAvailable(
-                f"the gated network (AIHT) has a scalar output so far: got model.output_dim={output_dim}"
-            )
         self.automatic_optimization = False
         self.frozen = FrozenLayers()
         # float64 at first so the gates are exactly numpy's; setup() casts to the trainer's precision.
         gates = torch.from_numpy(random_gates(width, input_dim, seed))
         self.weight = nn.Parameter(torch.zeros(width, input_dim, dtype=torch.float64))
         self.register_buffer("gates", gates)
+        self._init_vector_outputs(width, output_dim, loss)
 
     @property
     def layer(self) -> int:
@@ -140,6 +148,8 @@ class SparseMLP(LightningModule):
         gates = torch.from_numpy(random_gates(self.width, self.width, self.seed)).to(device, dtype)
         self.weight = nn.Parameter(torch.zeros(self.width, self.width, dtype=dtype, device=device))
         self.gates = gates
+        if self.output_dim > 1:  # the finished layer's temporary output layer is dropped
+            self.output_weight = nn.Parameter(torch.zeros_like(self.output_weight))
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         """A checkpoint from a later layer holds an m × m weight: take its shape before loading."""
@@ -197,14 +207,21 @@ class SparseMLP(LightningModule):
     def head(self, features: Tensor) -> Tensor:
         """The layer in training on its inputs (the frozen layers' features; the data in layer 1).
         Training and validation batches already hold these features."""
+        if self.output_dim > 1:
+            return self._vector_forward(features)
         return gated_product(features, self.weight, self.gates if self.convex else None)
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         x, y = batch
         if self.network == "relu":
-            loss = torch.nn.functional.mse_loss(self(x), y)
-            self.log("train/mse", loss.detach(), on_step=True, on_epoch=False)
+            if self.loss == "crossentropy":
+                loss = torch.nn.functional.cross_entropy(self(x), y)
+            else:
+                loss = torch.nn.functional.mse_loss(self(x), y)
+            self.log(f"train/{self.loss}", loss.detach(), on_step=True, on_epoch=False)
             return loss
+        if self.output_dim > 1:
+            return self._vector_training_step(batch)
         if self.network == "linear":
             if x.numel() != self.sensing.n_rows:
                 raise ValueError("the linear network trains on full batches only (data.batch_size 0)")
@@ -245,5 +262,8 @@ class SparseMLP(LightningModule):
     def nnz(self) -> int:
         if self.network == "relu":
             return self.net.nnz()
-        frozen = sum(self.frozen.nnz(i) for i in range(self.layer)) if self.network == "gated" else 0
-        return frozen + int((self.weight != 0).sum())
+        if self.network == "linear":
+            return int((self.weight != 0).sum())
+        frozen = sum(self.frozen.nnz(i) for i in range(self.layer))
+        vector = [self.output_weight] if self.output_dim > 1 else []
+        return frozen + sum(int((p != 0).sum()) for p in [self.weight, *vector])

@@ -1,0 +1,172 @@
+"""AIHT, vector output (SPEC §3): one update of W1 (m × d) and W2 (m × k) from the residual R.
+
+The module's training step leaves R = dLoss/dY_hat (n × k) for the batch, computed before any
+initialisation. The update then goes unit by unit, in chunks of units sized by a memory budget:
+
+1. start: at the first update (full batch) or the first batch of every epoch (minibatches),
+   every all-zero row w1_j (w2_j) takes numpy's ``seed(j)`` then ``uniform(±1/sqrt(d·m))``
+   (``±1/sqrt(m·k)``) draws; these values enter the gradients and the new values only;
+2. gradients grad w1_j = P_j w2_j and grad w2_j = P_j^T w1_j, P_j = (D_j X)^T R;
+3. new values w − alpha·grad with the fixed step size alpha (0.005; 2 for small budgets;
+   0.001 with cross-entropy);
+4. selection: W1's block j, then W2's block j, stream into ``StreamingSelection`` with their
+   updates −alpha·grad, which keeps at most s entries by importance (count sketch by default).
+
+No refinement steps. The gates move in the callback, as for scalar outputs.
+"""
+
+import math
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from callbacks.importance import make_importance
+from callbacks.vector_selection import StreamingSelection
+from modules.vector_ops import unit_gradients
+
+BASE_STEP = 0.005
+SMALL_BUDGET_STEP = 2.0
+CROSSENTROPY_STEP = 0.001
+
+
+def vector_step_size(budget: int, width: int, crossentropy: bool) -> float:
+    """SPEC §3's fixed step size; the cross-entropy rule wins over the small-budget rule."""
+    if crossentropy:
+        return CROSSENTROPY_STEP
+    return SMALL_BUDGET_STEP if budget < 6 * width**0.536 else BASE_STEP
+
+
+def initial_row(unit: int, size: int, bound: float) -> np.ndarray:
+    """Unit j's start values: ``np.random.seed(j)`` then ``size`` draws of uniform(−bound, bound)."""
+    return np.random.RandomState(unit).uniform(-bound, bound, size)
+
+
+def initialise_zero_rows(block: Tensor, units: list[int], bound: float) -> None:
+    """Fills the all-zero rows of ``block`` (the rows of ``units``) with their start values."""
+    for row in (block == 0).all(1).nonzero().squeeze(1).tolist():
+        values = initial_row(units[row], block.shape[1], bound)
+        block[row] = torch.from_numpy(values).to(block)
+
+
+def units_per_chunk(n: int, element_size: int, memory_mb: float) -> int:
+    """How many units' n-long work columns (patterns, X w1, R w2: about four per unit) fit."""
+    return max(1, int(memory_mb * 2**20) // max(1, 4 * n * element_size))
+
+
+def flat_support(w1: Tensor, w2: Tensor) -> tuple[Tensor, Tensor]:
+    """The nonzeros of W1 and W2 as flat indices into [W1 row-major, W2 row-major] and values."""
+    idx1 = w1.view(-1).nonzero().squeeze(1)
+    idx2 = w2.view(-1).nonzero().squeeze(1)
+    idx = torch.cat([idx1, idx2 + w1.numel()])
+    return idx, torch.cat([w1.view(-1)[idx1], w2.view(-1)[idx2]])
+
+
+@torch.no_grad()
+def vector_update(
+    x: Tensor,
+    r: Tensor,
+    w1: Tensor,
+    w2: Tensor,
+    gates: Tensor,
+    importance,
+    budget: int,
+    alpha: float,
+    initialise: bool,
+    memory_mb: float = 32.0,
+) -> int:
+    """One update of SPEC §3, written into ``w1`` and ``w2``; returns the number of kept entries."""
+    m, d = w1.shape
+    k = w2.shape[1]
+    support, support_values = flat_support(w1, w2)
+    selection = StreamingSelection(importance, budget, support, support_values.clone())
+    size = units_per_chunk(x.shape[0], x.element_size(), memory_mb)
+    if initialise:
+        chunks = (torch.arange(first, min(m, first + size), device=w1.device) for first in range(0, m, size))
+    else:  # a unit whose weights are all zero has zero gradients and values: nothing to stream
+        in_w1 = support < m * d
+        chunks = torch.unique(torch.cat([support[in_w1] // d, (support[~in_w1] - m * d) // k])).split(size)
+    for chunk in chunks:
+        ids = chunk.tolist()
+        block1, block2 = w1[chunk], w2[chunk]  # copies
+        if initialise:
+            initialise_zero_rows(block1, ids, 1 / math.sqrt(d * m))
+            initialise_zero_rows(block2, ids, 1 / math.sqrt(m * k))
+        grad1, grad2 = unit_gradients(x, r, block1, block2, gates[chunk])
+        step1, step2 = alpha * grad1, alpha * grad2
+        new1, new2 = block1 - step1, block2 - step2
+        # Stream order: W1's row j, then W2's row j. A block with no nonzero new value and no
+        # update changes nothing (its old values were zero, so none of it is kept): skipped.
+        values, deltas = torch.cat([new1, new2], 1), torch.cat([-step1, -step2], 1)
+        moving = torch.stack([(step1 != 0).any(1), (step2 != 0).any(1)], 1)
+        busy = moving | torch.stack([(new1 != 0).any(1), (new2 != 0).any(1)], 1)
+        entries = torch.cat([busy[:, :1].expand(-1, d), busy[:, 1:].expand(-1, k)], 1)
+        starts, sizes, still = [], [], []
+        for unit, (busy1, busy2), (moving1, moving2) in zip(ids, busy.tolist(), moving.tolist(), strict=True):
+            if busy1:
+                starts.append(unit * d)
+                sizes.append(d)
+                still.append(not moving1)
+            if busy2:
+                starts.append(m * d + unit * k)
+                sizes.append(k)
+                still.append(not moving2)
+        if sizes:
+            selection.offer_blocks(starts, sizes, values[entries], deltas[entries], still)
+    idx, values = selection.result()
+    w1.zero_()
+    w2.zero_()
+    in_w1 = idx < m * d
+    w1.view(-1)[idx[in_w1]] = values[in_w1]
+    w2.view(-1)[idx[~in_w1] - m * d] = values[~in_w1]
+    return idx.numel()
+
+
+class VectorAIHT:
+    """The vector-output half of the AIHT callback: the importance accumulator and the update.
+
+    The accumulator (a count sketch unless ``importance`` is ``exact``) lives for the whole run
+    and goes into checkpoints, so a resumed run continues with the same importances.
+    """
+
+    def __init__(self, importance: str = "sketch") -> None:
+        self.kind = importance
+        self.importance = None
+        self.importance_layer = 0
+        self._saved_state: dict | None = None
+
+    def update(self, trainer, pl_module, x: Tensor, batch_idx: int, budget: int) -> tuple[float, int]:
+        """One update from the residual the training step left; returns (step size, kept entries)."""
+        r = pl_module.residual
+        pl_module.residual = None
+        w1, w2 = pl_module.weight.detach(), pl_module.output_weight.detach()
+        if self.importance is not None and self.importance_layer != pl_module.layer:
+            self.importance = None  # a new hidden layer is a new AIHT run (SPEC §4): fresh importances
+        self.importance_layer = pl_module.layer
+        if self.importance is None:
+            self.importance = make_importance(self.kind, w1.numel() + w2.numel(), budget, w1.device, w1.dtype)
+            if self._saved_state is not None:
+                if self._saved_state.get("kind") != self.kind:
+                    raise ValueError(
+                        f"the checkpoint's importance is {self._saved_state.get('kind')!r}, "
+                        f"this run's aiht.importance is {self.kind!r}"
+                    )
+                self.importance.load_state_dict(self._saved_state)
+                self._saved_state = None
+        alpha = vector_step_size(budget, w1.shape[0], pl_module.loss == "crossentropy")
+        # Full batch: start values at the first update only; minibatches: at every epoch's first.
+        layer_epoch = trainer.current_epoch - pl_module.layer_start_epoch
+        initialise = batch_idx == 0 and (layer_epoch == 0 or trainer.num_training_batches > 1)
+        kept = vector_update(
+            x, r, w1, w2, pl_module.gates, self.importance, budget, alpha, initialise,
+            pl_module.gradient_memory_mb,
+        )  # fmt: skip
+        return alpha, kept
+
+    def state_dict(self) -> dict | None:
+        if self.importance is None:
+            return self._saved_state
+        return {"kind": self.kind, **self.importance.state_dict()}
+
+    def load_state_dict(self, state: dict | None) -> None:
+        self.importance, self._saved_state = None, state
