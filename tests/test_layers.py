@@ -68,3 +68,35 @@ def test_checkpoint_in_layer_two_resumes_equal(tmp_path):
     assert torch.equal(resumed[1].weight, whole[1].weight)
     assert torch.equal(resumed[1].frozen.matrix(0).to_dense(), whole[1].frozen.matrix(0).to_dense())
     assert float(resumed[0].callback_metrics["val/psnr"]) == float(whole[0].callback_metrics["val/psnr"])
+
+
+def test_vector_outputs_keep_only_w1_of_finished_layers():
+    from pytorch_lightning import Trainer
+
+    from callbacks.aiht import AIHT
+    from callbacks.layer_by_layer import LayerByLayer
+    from datamodules.planted import PlantedMLPDataModule
+    from modules.sparse_mlp import SparseMLP
+    from tests.helpers import Recorder
+
+    m, s, k = 5, 40, 3
+    dm = PlantedMLPDataModule(width=m, sparsity=s, nmeasurements=200, input_dim=D, output_dim=k, num_layers=2)
+    model = SparseMLP(width=m, input_dim=D, output_dim=k, num_layers=2)
+    aiht, rec = AIHT(sparsity=s), Recorder()
+    trainer = Trainer(
+        max_epochs=E,
+        precision="64-true",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        num_sanity_val_steps=0,
+        callbacks=[LayerByLayer(), aiht, rec],
+    )
+    trainer.fit(model, datamodule=dm)
+    first = model.frozen.matrix(0).to_dense()
+    assert first.shape == (m, D) and model.weight.shape == (m, m) and model.output_weight.shape == (m, k)
+    assert first.abs().sum() > 0 and torch.equal(first, rec.weights[E - 1])  # W1 of layer 1, W2 dropped
+    torch.testing.assert_close(rec.batches[E][0], torch.relu(dm.x @ first.T), rtol=1e-12, atol=1e-12)
+    layer2 = int((model.weight != 0).sum() + (model.output_weight != 0).sum())
+    assert model.frozen.nnz(0) <= s // 2 and 0 < layer2 <= s // 2
+    assert aiht.vector.importance_layer == 1

@@ -371,3 +371,31 @@ def test_binary_mnist_accuracy_through_the_cli(mnist, method):
         )
     if method == "imp":
         assert (out / "binary_mnist/imp/hidden1/m2_seed0_trajectory").is_dir()
+
+
+@pytest.mark.parametrize("method", ["aiht", "imp"])
+def test_ten_class_mnist_with_cross_entropy_through_the_cli(mnist, method):
+    root, _, _ = mnist
+    out = root / "runs10"
+    SweepCLI(
+        args=[
+            "fit",
+            "--data=datamodules.mnist.MNISTDataModule",
+            f"--data.data_dir={root}",
+            "--data.download=false",
+            f"--data.train_per_class={TRAIN_PER_CLASS}",
+            f"--data.test_per_class={TEST_PER_CLASS}",
+            "--model.loss=crossentropy",
+            "--trainer.max_epochs=2",
+            f"--trainer.default_root_dir={out}",
+            "--trainer.enable_progress_bar=false",
+            f"--sweep.method={method}",
+            "--sweep.mlist=3",
+            "--sweep.slist=40",
+        ]
+    )
+    result = json.loads((out / f"mnist/{method}/hidden1/m3_s40_seed0/result.json").read_text())
+    assert result["status"] == "done", result.get("error")
+    assert result["metric_name"] == "accuracy" and 0 < result["nnz"] <= 40
+    # 2 test images per digit, 20 in all: the accuracy is a multiple of 1/20
+    assert result["metric"] * 20 == pytest.approx(round(result["metric"] * 20))

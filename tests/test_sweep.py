@@ -146,6 +146,7 @@ def test_done_points_with_other_settings_stop_the_sweep(tmp_path):
 
 PAPER_GRIDS = {  # figure: [(method, layers, len(mlist), len(slist))], from the paper's README commands
     1: [("aiht", 1, 10, 10), ("imp", 1, 10, 10), ("aiht", 2, 9, 7), ("imp", 2, 9, 7)],
+    2: [("aiht", 1, 10, 10), ("imp", 1, 10, 10), ("aiht", 2, 9, 7), ("imp", 2, 9, 7)],
     3: [("aiht", 1, 10, 8), ("imp", 1, 10, 8), ("aiht", 1, 7, 5), ("imp", 1, 7, 5)],
     4: [("aiht", 1, 7, 9), ("imp", 1, 7, 9), ("aiht", 2, 7, 9), ("imp", 2, 7, 9)],
     5: [("aiht", 1, 8, 9), ("imp", 1, 8, 9), ("aiht", 2, 8, 9), ("imp", 2, 8, 9)],
