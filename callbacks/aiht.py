@@ -117,7 +117,7 @@ class AIHT(Callback):
         support = (w != 0).nonzero().squeeze(1)
         if support.numel() > 0:
             g_s = g[support]
-            a_g_s = pl_module.sensing_columns(x, support) @ g_s
+            a_g_s = pl_module.sensing_product(x, support, g_s)
             mu = g_s.square().sum() / (a_g_s.square().sum() + 1e-8)
         else:
             mu = torch.tensor(FIRST_STEP_SIZE, dtype=w.dtype, device=w.device)

@@ -297,6 +297,8 @@ class SweepCLI(LightningCLI):
         """Downloads (or finds) each panel's data once, so a missing dataset stops here, not per point."""
         for config, panel in zip(self.panel_configs, self.available, strict=True):
             datamodule, _ = self._objects(config, _first_point(panel))
+            if type(datamodule).prepare_data is LightningDataModule.prepare_data:
+                continue  # nothing to download or find: the data is drawn per point
             datamodule.prepare_data()
             try:
                 datamodule.setup("fit")

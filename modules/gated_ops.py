@@ -62,8 +62,8 @@ def sensing_columns(x: Tensor, gates: Tensor, flat_index: Tensor) -> Tensor:
     d = x.shape[1]
     units, feats = flat_index // d, flat_index % d
     unique_units, which = torch.unique(units, return_inverse=True)
-    open_ = (x @ gates[unique_units].T) > 0
-    return open_[:, which] * x[:, feats]
+    closed = (x @ gates[unique_units].T) <= 0
+    return x[:, feats].masked_fill_(closed[:, which], 0.0)
 
 
 class GatedProduct(torch.autograd.Function):

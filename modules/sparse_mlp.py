@@ -192,6 +192,14 @@ class SparseMLP(VectorOutputs, LightningModule):
             return self.sensing.columns(flat_index)
         return gated_sensing_columns(x, self.gates, flat_index)
 
+    def sensing_product(self, x: Tensor, flat_index: Tensor, values: Tensor) -> Tensor:
+        """A[:, flat_index] @ values, without forming those columns (one gated product)."""
+        if self.network == "linear":
+            return self.sensing.matvec(flat_index, values)
+        dense = torch.zeros(self.weight.numel(), dtype=values.dtype, device=values.device)
+        dense[flat_index] = values
+        return gated_product(x, dense.view_as(self.weight), self.gates)
+
     def forward(self, x: Tensor) -> Tensor:
         """The network on raw inputs: random gates in convex mode, h = w otherwise; or the MLP.
 
