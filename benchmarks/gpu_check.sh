@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks for a machine with a CUDA GPU, in about five minutes: the GPU tests, the AIHT update
 # benchmark on cuda in float64 and float32, single Figure-1 points (AIHT and IMP) through the CLI,
-# and as much of Figure 1's one-hidden-layer AIHT panel (seed 0) as fits in PANEL_SECONDS.
+# a Figure 2 point, and as much of Figure 1's one-hidden-layer AIHT panel (seed 0) as fits in
+# PANEL_SECONDS (0 skips it).
 # Every part runs even if an earlier one fails.
 #
 #   bash benchmarks/gpu_check.sh                  # uses .venv/bin/python, or python3 if no venv
@@ -44,14 +45,20 @@ echo "=== single points on the GPU"
 PYTHON="$PY" timeout 120 bash benchmarks/single_points.sh "${GPU[@]}" || status=1
 METHOD=imp POINTS="100:100:50" PYTHON="$PY" timeout 120 bash benchmarks/single_points.sh "${GPU[@]}" || status=1
 
-echo "=== Figure 1, AIHT, one hidden layer, seed 0, on the GPU (at most ${PANEL_SECONDS} s)"
-panel=$(mktemp -d)
-start=$(date +%s)
-timeout "$PANEL_SECONDS" "$PY" cli.py fit --config configs/figure1.yaml --sweep.method aiht \
-  --sweep.num_layers 1 --sweep.seedlist 0 --trainer.default_root_dir "$panel" \
-  --trainer.enable_progress_bar false "${GPU[@]}" >"$panel.log" 2>&1
-echo "exit $? after $(( $(date +%s) - start )) s; points done: $(find "$panel" -name result.json | wc -l) of 100"
-tail -n 3 "$panel.log"
+echo "=== Figure 2 point m=20 s=200 seed 0 (vector outputs) on the GPU"
+CONFIG=configs/figure2.yaml POINTS="20:200:30" PYTHON="$PY" timeout 150 bash benchmarks/single_points.sh "${GPU[@]}" \
+  || status=1
+
+if [ "$PANEL_SECONDS" -gt 0 ]; then
+  echo "=== Figure 1, AIHT, one hidden layer, seed 0, on the GPU (at most ${PANEL_SECONDS} s)"
+  panel=$(mktemp -d)
+  start=$(date +%s)
+  timeout "$PANEL_SECONDS" "$PY" cli.py fit --config configs/figure1.yaml --sweep.method aiht \
+    --sweep.num_layers 1 --sweep.seedlist 0 --trainer.default_root_dir "$panel" \
+    --trainer.enable_progress_bar false "${GPU[@]}" >"$panel.log" 2>&1
+  echo "exit $? after $(( $(date +%s) - start )) s; points done: $(find "$panel" -name result.json | wc -l) of 100"
+  tail -n 3 "$panel.log"
+fi
 
 echo "=== done (status $status)"
 exit "$status"
