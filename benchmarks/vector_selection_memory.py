@@ -7,7 +7,9 @@ Two states are measured:
 - ``steady``: W1 and W2 hold s nonzeros between them (a state after earlier updates), the gates
   are W1 (sequential convex mode): only the units with weights cost anything;
 - ``start``: all weights zero and start values due (the first update): every unit gets start
-  values, so all N = m·(d + k) entries stream through the selection, chunk by chunk.
+  values, so all N = m·(d + k) entries stream through the selection, chunk by chunk;
+- ``epoch``: as ``steady``, with start values due (a later epoch's first batch): the dead units
+  get start values, but their gates are closed, so they pass the selection in one step.
 
 Memory is what the update allocates beyond what exists before it (X, R, the weights, the gates
 and the sketch table, all counted separately below): on the CPU the peak of live bytes over the
@@ -56,7 +58,7 @@ def problem(args, m: int, state: str, device: torch.device):
     x, r = randn(args.n, args.d), randn(args.n, args.k) / args.n
     w1 = torch.zeros(m, args.d, dtype=dtype, device=device)
     w2 = torch.zeros(m, args.k, dtype=dtype, device=device)
-    if state == "steady":
+    if state in ("steady", "epoch"):
         weights = m * (args.d + args.k)
         flat = torch.randperm(weights, generator=generator)[: args.s].to(device)
         values = randn(flat.numel())
@@ -77,7 +79,7 @@ def timed_update(args, m: int, state: str, device: torch.device) -> tuple[float,
     if device.type == "cuda":
         torch.cuda.synchronize()
     start = time.perf_counter()
-    kept = vector_update(x, r, w1, w2, gates, importance, args.s, alpha, state == "start", args.memory_mb)
+    kept = vector_update(x, r, w1, w2, gates, importance, args.s, alpha, state != "steady", args.memory_mb)
     if device.type == "cuda":
         torch.cuda.synchronize()
     return time.perf_counter() - start, kept
@@ -89,7 +91,7 @@ def peak_of_update(args, m: int, state: str, device: torch.device) -> tuple[floa
     alpha = vector_step_size(args.s, m, False)
 
     def update():
-        vector_update(x, r, w1, w2, gates, importance, args.s, alpha, state == "start", args.memory_mb)
+        vector_update(x, r, w1, w2, gates, importance, args.s, alpha, state != "steady", args.memory_mb)
 
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -120,7 +122,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, float64")
     print(f"n={args.n} d={args.d} k={args.k} s={args.s}, --memory-mb {args.memory_mb}: {chunk} units a chunk")
     print("state   m       peak of the update  time      kept  sketch table  model's dense W1+W2+gates")
-    for state in ("steady", "start"):
+    for state in ("steady", "epoch", "start"):
         for m in args.widths:
             seconds, kept = timed_update(args, m, state, device)
             peak, sizes = peak_of_update(args, m, state, device)

@@ -119,6 +119,9 @@ def test_start_values_are_numpys_seeded_uniform_draws():
     np.random.seed(7)
     expected = [np.random.uniform(-0.1, 0.1) for _ in range(4)]
     assert initial_row(7, 4, 0.1).tolist() == expected
+    reused = np.random.RandomState(123)
+    reused.normal(size=5)  # a generator in any state: re-seeding resets it
+    assert initial_row(7, 4, 0.1, reused).tolist() == expected
 
 
 def dense_model(x, w1, w2, gates):
