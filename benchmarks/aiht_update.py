@@ -24,7 +24,27 @@ from torch import Tensor, nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from callbacks.aiht import AIHT  # noqa: E402
-from modules.gated_ops import GatedProduct  # noqa: E402
+from modules.gated_ops import GatedProduct, gated_product, sensing_columns  # noqa: E402
+
+
+def bench_module(weight: Tensor, gates: Tensor) -> SimpleNamespace:
+    """What the AIHT callback reads from the LightningModule, without Lightning."""
+    return SimpleNamespace(
+        weight=weight,
+        gates=gates,
+        num_layers=1,
+        layer_start_epoch=0,
+        has_gates=True,
+        log_dict=lambda *a, **k: None,
+        sensing_columns=lambda x, idx: sensing_columns(x, gates, idx),
+        sensing_product=lambda x, idx, values: gated_product(
+            x,
+            torch.zeros(weight.numel(), dtype=values.dtype, device=values.device)
+            .index_put_((idx,), values)
+            .view_as(weight),
+            gates,
+        ),
+    )
 
 
 def parse_args() -> argparse.Namespace:
@@ -78,7 +98,7 @@ def time_update(args: argparse.Namespace, x: Tensor, b: Tensor, gates: Tensor, d
     best = float("inf")
     for repeat in range(args.repeats + 1):  # the first is a warm-up
         weight = fresh_weight(args.m, args.d, args.s, x, generator)
-        module = SimpleNamespace(weight=weight, gates=gates, log_dict=lambda *a, **k: None)
+        module = bench_module(weight, gates)
         callback._batch = (x, b)
         sync(device)
         start = time.perf_counter()
