@@ -9,6 +9,14 @@ from callbacks.layer_by_layer import LayerByLayer
 from datamodules.planted import PlantedMLPDataModule
 from modules.sparse_mlp import SparseMLP
 
+QUIET = dict(
+    logger=False,
+    enable_checkpointing=False,
+    enable_progress_bar=False,
+    enable_model_summary=False,
+    num_sanity_val_steps=0,
+)  # Trainer settings for tests: nothing written, nothing shown
+
 
 class Recorder(Callback):
     """Weights and gates after every update, and the batches each update saw."""
@@ -57,11 +65,7 @@ def tiny_run(
     kwargs = dict(
         max_epochs=epochs,
         precision="64-true",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
+        **QUIET,
     )
     kwargs.update(trainer_kwargs)
     trainer = Trainer(callbacks=[LayerByLayer(), aiht, rec, *callbacks], **kwargs)
@@ -89,11 +93,7 @@ def imp_run(
     kwargs = dict(
         max_epochs=epochs,
         precision="32-true",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
+        **QUIET,
         limit_val_batches=0,
     )
     kwargs.update(trainer_kwargs)

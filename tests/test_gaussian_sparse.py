@@ -14,6 +14,7 @@ from datamodules.gaussian_sparse import GaussianSparseDataModule
 from lightning_app.cli import SweepCLI
 from modules.gaussian_columns import GaussianColumns, SensingProduct
 from modules.sparse_mlp import SparseMLP
+from tests.helpers import QUIET
 from tests.reference import spec_update
 
 
@@ -116,11 +117,7 @@ def gaussian_fit(n_cols, s, n, seed, epochs, block_size=256, refine_steps=3):
     trainer = Trainer(
         max_epochs=epochs,
         precision="64-true",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
+        **QUIET,
         callbacks=[AIHT(sparsity=s, refine_steps=refine_steps), rec],
     )
     trainer.fit(model, datamodule=dm)

@@ -77,7 +77,7 @@ def test_vector_outputs_keep_only_w1_of_finished_layers():
     from callbacks.layer_by_layer import LayerByLayer
     from datamodules.planted import PlantedMLPDataModule
     from modules.sparse_mlp import SparseMLP
-    from tests.helpers import Recorder
+    from tests.helpers import QUIET, Recorder
 
     m, s, k = 5, 40, 3
     dm = PlantedMLPDataModule(width=m, sparsity=s, nmeasurements=200, input_dim=D, output_dim=k, num_layers=2)
@@ -86,10 +86,7 @@ def test_vector_outputs_keep_only_w1_of_finished_layers():
     trainer = Trainer(
         max_epochs=E,
         precision="64-true",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        num_sanity_val_steps=0,
+        **QUIET,
         callbacks=[LayerByLayer(), aiht, rec],
     )
     trainer.fit(model, datamodule=dm)

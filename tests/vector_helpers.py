@@ -8,6 +8,7 @@ from callbacks.aiht import AIHT
 from datamodules.planted import PlantedMLPDataModule
 from datamodules.tensor_batches import TensorBatches
 from modules.sparse_mlp import SparseMLP
+from tests.helpers import QUIET
 
 
 class VectorRecorder(Callback):
@@ -82,11 +83,7 @@ def tiny_vector_run(
     kwargs = dict(
         max_epochs=epochs,
         precision="64-true",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
+        **QUIET,
     )
     kwargs.update(trainer_kwargs)
     trainer = Trainer(callbacks=[aiht, rec, *callbacks], **kwargs)
