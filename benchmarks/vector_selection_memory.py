@@ -38,6 +38,7 @@ from callbacks.vector_aiht import units_per_chunk, vector_step_size, vector_upda
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--widths", type=int, nargs="+", default=[200, 2000, 20000], help="hidden widths m")
+    parser.add_argument("--states", nargs="+", default=["steady", "epoch", "start"], help="states to measure")
     parser.add_argument("--s", type=int, default=200, help="sparsity budget")
     parser.add_argument("--n", type=int, default=5000, help="examples in the batch")
     parser.add_argument("--d", type=int, default=100, help="input features")
@@ -122,7 +123,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, float64")
     print(f"n={args.n} d={args.d} k={args.k} s={args.s}, --memory-mb {args.memory_mb}: {chunk} units a chunk")
     print("state   m       peak of the update  time      kept  sketch table  model's dense W1+W2+gates")
-    for state in ("steady", "epoch", "start"):
+    for state in args.states:
         for m in args.widths:
             seconds, kept = timed_update(args, m, state, device)
             peak, sizes = peak_of_update(args, m, state, device)
