@@ -144,6 +144,11 @@ class IMP(Callback):
                 f"imp.rewind_steps={self.rewind_steps} is more than the {trainer.global_step} "
                 "training steps of one round"
             )
+        if not all(bool(torch.isfinite(w).all()) for w in pl_module.net.weights()):
+            raise FloatingPointError(
+                f"IMP diverged in round {self.rounds_done + 1}: the weights are not finite; "
+                "lower model.lr or check the data scale"
+            )
         batches = trainer.datamodule.val_dataloader()
         if self.waiting_retrain:
             metric = pl_module.measure(batches)

@@ -85,7 +85,7 @@ def run_grid(
                 on_result(p, result)
             counts[result["status"]] += 1
             metric = result.get("metric")
-            shown = f"{metric:.3f}" if isinstance(metric, float) else str(metric)
+            shown = f"{metric:.4g}" if isinstance(metric, float) else str(metric)
             say(f"{p.folder}: {result['status']} {result.get('metric_name')}={shown} ({wall_s:.1f} s)")
         bar.update(len(todo))
         bar.set_postfix(counts)

@@ -148,3 +148,15 @@ def test_bad_settings_name_the_setting():
             SparseMLP(width=4, input_dim=6),
             datamodule=PlantedMLPDataModule(width=4, nmeasurements=32, input_dim=6),
         )
+
+
+class PoisonWeight(Callback):
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        if trainer.current_epoch == 1:
+            with torch.no_grad():
+                pl_module.net.layers[0].weight_orig[0, 0] = float("nan")
+
+
+def test_non_finite_weights_stop_with_a_clear_error():
+    with pytest.raises(FloatingPointError, match="IMP diverged in round 1"):
+        imp_run(m=4, d=6, s=10, epochs=2, callbacks=[PoisonWeight()])
