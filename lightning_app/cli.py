@@ -21,7 +21,7 @@ from callbacks.layer_by_layer import LayerByLayer
 from callbacks.recovery import PlantedRecovery
 from lightning_app.errors import NotAvailable, SkipPoint
 from lightning_app.figures import FIGURES_RUN, export_figures
-from lightning_app.grid import GridPoint, Panel, check_panel, grid_points, group_jobs
+from lightning_app.grid import GridPoint, Panel, check_panel, grid_points, group_jobs, requested_panels
 from lightning_app.sweep import run_grid
 from lightning_app.workers import WorkerPool, gpu_ids, run_here
 from modules.sparse_mlp import SparseMLP
@@ -141,7 +141,7 @@ class SweepCLI(LightningCLI):
         sweep = self.fit_config.sweep
         if sweep.workers < 1:
             raise ValueError(f"sweep.workers must be at least 1, got {sweep.workers}")
-        panels = self._requested_panels()
+        panels = requested_panels(self.fit_config.sweep)
         for panel in panels:
             check_panel(panel)
         IMP(targets=[1], **self.fit_config.imp.as_dict())  # bad imp.* settings stop here
@@ -159,35 +159,6 @@ class SweepCLI(LightningCLI):
         tasks = [self._class_attr(c, "task_name", "custom") for c in self.panel_configs]
         self.points = grid_points(self.available, tasks, sweep.seedlist)
         self.model = self.datamodule = self.trainer = None
-
-    def _requested_panels(self) -> list[Panel]:
-        sweep = self.fit_config.sweep
-        if not sweep.panels:
-            if not sweep.mlist or not sweep.slist:
-                raise ValueError("give the grid: sweep.mlist and sweep.slist (or sweep.panels)")
-            return [
-                Panel(method, layers, list(sweep.mlist), list(sweep.slist))
-                for method in sweep.method or ["aiht"]
-                for layers in sweep.num_layers or [1]
-            ]
-        panels = []
-        for entry in sweep.panels:
-            try:
-                panel = Panel(**entry)
-            except TypeError as exc:
-                raise ValueError(
-                    f"sweep.panels: {exc} (keys: method, num_layers, mlist, slist, overrides)"
-                ) from None
-            if sweep.method and panel.method not in sweep.method:
-                continue
-            if sweep.num_layers and panel.num_layers not in sweep.num_layers:
-                continue
-            panel.mlist = list(sweep.mlist or panel.mlist)
-            panel.slist = list(sweep.slist or panel.slist)
-            panels.append(panel)
-        if not panels:
-            raise ValueError("no panel of sweep.panels matches sweep.method and sweep.num_layers")
-        return panels
 
     def _panel_config(self, panel: Panel) -> Namespace:
         """The fit configuration with the panel's overrides; NotAvailable if it cannot be built."""

@@ -66,6 +66,38 @@ def check_panel(panel: Panel) -> None:
                 raise ValueError(f"sweep.{name}: every value must be at least 1, got {v}")
 
 
+def requested_panels(sweep) -> list[Panel]:
+    """The panels a sweep asks for: ``sweep.panels`` chosen by ``sweep.method`` and
+    ``sweep.num_layers`` (their m and s lists replaced by ``sweep.mlist``/``sweep.slist`` when
+    given), or without panels the grid method × num_layers × mlist × slist."""
+    if not sweep.panels:
+        if not sweep.mlist or not sweep.slist:
+            raise ValueError("give the grid: sweep.mlist and sweep.slist (or sweep.panels)")
+        return [
+            Panel(method, layers, list(sweep.mlist), list(sweep.slist))
+            for method in sweep.method or ["aiht"]
+            for layers in sweep.num_layers or [1]
+        ]
+    panels = []
+    for entry in sweep.panels:
+        try:
+            panel = Panel(**entry)
+        except TypeError as exc:
+            raise ValueError(
+                f"sweep.panels: {exc} (keys: method, num_layers, mlist, slist, overrides)"
+            ) from None
+        if sweep.method and panel.method not in sweep.method:
+            continue
+        if sweep.num_layers and panel.num_layers not in sweep.num_layers:
+            continue
+        panel.mlist = list(sweep.mlist or panel.mlist)
+        panel.slist = list(sweep.slist or panel.slist)
+        panels.append(panel)
+    if not panels:
+        raise ValueError("no panel of sweep.panels matches sweep.method and sweep.num_layers")
+    return panels
+
+
 def grid_points(panels: list[Panel], tasks: list[str], seedlist: list[int]) -> list[GridPoint]:
     """All points of the panels (``tasks[i]`` is panel i's task), in panel, m, s, seed order."""
     if not seedlist:
