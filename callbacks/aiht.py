@@ -137,8 +137,11 @@ class AIHT(Callback):
         weight.view(-1)[kept] = values
         self.updates += 1
         self.step_size = float(mu)
-        start = getattr(pl_module, "layer_start_epoch", 0)
-        if pl_module.has_gates and not self.convex and trainer.current_epoch - start >= 1:
+        if (
+            pl_module.has_gates
+            and not self.convex
+            and trainer.current_epoch - pl_module.layer_start_epoch >= 1
+        ):
             pl_module.gates.copy_(weight)
 
         mse = float(f) / b.numel()

@@ -174,8 +174,6 @@ class SweepCLI(LightningCLI):
                 parser.exit_on_error = exit_on_error
         try:
             self._objects(config, _first_point(panel))
-        except NotAvailable:
-            raise
         except ImportError as exc:
             raise NotAvailable(str(exc)) from None
         return config
