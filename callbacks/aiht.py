@@ -29,10 +29,21 @@ LINE_SEARCH_TRIES = 11
 
 
 def top_s_nonzero(t: Tensor, s: int) -> Tensor:
-    """Indices (ascending) of the s entries of t largest in magnitude, zeros never kept."""
-    k = min(s, int((t != 0).sum()))
-    idx = torch.topk(t.abs(), k, sorted=False).indices
-    return torch.sort(idx).values
+    """Indices (ascending) of the s entries of t largest in magnitude, zeros never kept.
+
+    Exact ties at the cut are common (units whose gates open on the same examples have equal
+    gradient entries) and decide a run's outcome, so they follow one rule on every device: the
+    larger flat index wins, as ``np.argsort(abs(t), kind="stable")[-s:]`` would choose.
+    """
+    magnitude = t.abs()
+    k = min(s, int(torch.count_nonzero(magnitude)))
+    if k == 0:
+        return torch.zeros(0, dtype=torch.long, device=t.device)
+    cut = torch.topk(magnitude, k, sorted=False).values.min()
+    keep = magnitude > cut
+    tied = (magnitude == cut).nonzero().squeeze(1)
+    keep[tied[tied.numel() - (k - int(keep.sum())) :]] = True
+    return keep.nonzero().squeeze(1)
 
 
 def refine(a: Tensor, b: Tensor, w_tilde: Tensor, mu: Tensor, steps: int) -> tuple[Tensor, Tensor, Tensor]:
@@ -123,15 +134,14 @@ class AIHT(Callback):
             mu = torch.tensor(FIRST_STEP_SIZE, dtype=w.dtype, device=w.device)
 
         t = w - mu * g
+        if not torch.isfinite(t).all():
+            raise self._diverged(mu)
         kept = top_s_nonzero(t, self.budget(pl_module))
 
         a = pl_module.sensing_columns(x, kept)
         values, mu, f = refine(a, b, t[kept], mu, self.refine_steps)
         if not (torch.isfinite(f) and torch.isfinite(values).all()):
-            raise FloatingPointError(
-                f"AIHT diverged at update {self.updates}: the loss or weights are not finite "
-                f"(step size {float(mu):.3g}); check the data scale and the budget s"
-            )
+            raise self._diverged(mu)
 
         weight.zero_()
         weight.view(-1)[kept] = values
@@ -157,16 +167,19 @@ class AIHT(Callback):
             on_epoch=False,
         )
 
+    def _diverged(self, step_size: float | Tensor) -> FloatingPointError:
+        return FloatingPointError(
+            f"AIHT diverged at update {self.updates}: the loss or the weights are not finite "
+            f"(step size {float(step_size):.3g}); check the data scale and the budget s"
+        )
+
     def _vector_update(self, trainer: Trainer, pl_module: LightningModule) -> None:
         x, _ = self._batch
         self._batch = None
         alpha, kept = self.vector.update(trainer, pl_module, x, self._batch_idx, self.budget(pl_module))
         weight = pl_module.weight
         if not (torch.isfinite(weight).all() and torch.isfinite(pl_module.output_weight).all()):
-            raise FloatingPointError(
-                f"AIHT diverged at update {self.updates}: the weights are not finite "
-                f"(step size {alpha:.3g}); check the data scale and the budget s"
-            )
+            raise self._diverged(alpha)
         self.updates += 1
         self.step_size = alpha
         if not self.convex and trainer.current_epoch - pl_module.layer_start_epoch >= 1:

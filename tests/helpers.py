@@ -48,9 +48,10 @@ def tiny_run(
     callbacks=(),
     ckpt_path=None,
     num_layers: int = 1,
+    datamodule_class=PlantedMLPDataModule,
     **trainer_kwargs,
 ):
-    dm = PlantedMLPDataModule(
+    dm = datamodule_class(
         width=m,
         sparsity=s,
         seed=seed,

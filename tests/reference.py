@@ -47,7 +47,7 @@ def spec_update(a: torch.Tensor, b: torch.Tensor, w: torch.Tensor, s: int, steps
     else:
         mu = 1e-14
     t = w - mu * (a.T @ r)
-    order = sorted(range(t.numel()), key=lambda i: -abs(float(t[i])))
+    order = sorted(range(t.numel()), key=lambda i: (-abs(float(t[i])), -i))  # ties: larger index first
     kept = sorted(i for i in order[:s] if float(t[i]) != 0)
     a_k = a[:, kept]
     w_tilde = t[kept].clone()

@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 import torch
 
+from callbacks.aiht import top_s_nonzero
+from datamodules.planted import PlantedMLPDataModule
 from modules.gated_ops import GatedProduct
 from tests.helpers import tiny_run
 from tests.reference import dense_a, spec_gates, spec_update
@@ -35,6 +37,49 @@ def test_iterates_equal_plain_reimplementation(convex, batch_size):
         assert torch.equal(ours != 0, ref != 0)
         torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-12)
     assert rec.weights[-1].abs().sum() > 0
+
+
+def test_top_s_ties_go_to_the_larger_index():
+    t = torch.tensor([0.5, -2.0, 0.0, 2.0, 0.5, 1.0, -0.5, 0.0])
+    assert top_s_nonzero(t, 2).tolist() == [1, 3]
+    assert top_s_nonzero(t, 4).tolist() == [1, 3, 5, 6]  # one of three 0.5s: the last
+    assert top_s_nonzero(t, 5).tolist() == [1, 3, 4, 5, 6]
+    assert top_s_nonzero(t, 9).tolist() == [0, 1, 3, 4, 5, 6]  # zeros are never kept
+    assert top_s_nonzero(torch.zeros(4), 2).numel() == 0
+
+
+def test_top_s_equals_stable_argsort_on_many_ties():
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(50):
+        n = int(torch.randint(2, 3000, (1,), generator=gen))
+        s = int(torch.randint(1, n, (1,), generator=gen))
+        t = torch.randint(-4, 5, (n,), generator=gen).double()
+        a = t.abs().numpy()
+        k = min(s, int((a != 0).sum()))
+        expected = np.sort(np.argsort(a, kind="stable")[len(a) - k :])
+        assert top_s_nonzero(t, s).tolist() == expected.tolist()
+
+
+class RepeatedInputs(PlantedMLPDataModule):
+    """Planted data whose second half of the inputs repeats the first: A has equal columns, so
+    equal gradient entries tie at the top-s cut."""
+
+    def setup(self, stage: str) -> None:
+        super().setup(stage)
+        half = self.x.shape[1] // 2
+        self.x[:, half:] = self.x[:, :half]
+
+
+def test_tied_entries_resolve_like_the_reference():
+    m, d, s = 5, 6, 7  # odd s: the first update's cut falls inside a pair of equal entries
+    _, _, _, _, rec = tiny_run(m=m, s=s, d=d, epochs=6, datamodule_class=RepeatedInputs)
+    expected = reference_iterates(rec, m, d, s, 0, False, 1)
+    for ours, ref in zip(rec.weights, expected, strict=True):
+        assert torch.equal(ours != 0, ref != 0)
+        torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-12)
+    first = rec.weights[0] != 0
+    split = first[:, :3] ^ first[:, 3:]
+    assert int(split.sum()) == 1 and bool(first[:, 3:][split].all())
 
 
 def test_minibatch_order_is_the_paper_dataloader_order():
