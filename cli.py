@@ -3,11 +3,13 @@
 
 import sys
 
+from lightning_app.allocator import keep_freed_memory
 from lightning_app.cli import SweepCLI
 from lightning_app.figures import heatmap_main
 
 
 def main() -> None:
+    keep_freed_memory()
     if sys.argv[1:2] == ["heatmap"]:
         heatmap_main(sys.argv[2:])
     else:

@@ -1,8 +1,9 @@
 """Time one full-batch AIHT update against the floor of its two dense products.
 
 The update is timed as training does it: a forward and backward pass through
-``GatedProduct`` (½‖pred − b‖², which fills ``weight.grad`` with A^T r), then the AIHT
-callback's ``on_before_optimizer_step``. The gates are random and dense (every unit open
+``gated_prediction`` (½‖pred − b‖², which fills ``weight.grad`` with A^T r; the support's
+columns gathered once and reused by the callback), then the AIHT callback's
+``on_before_optimizer_step``. The gates are random and dense (every unit open
 somewhere) and the weights already hold s nonzeros, so the step-size product runs too.
 
 The floor is X @ H^T (n×d times d×m) plus P^T @ X (P n×m), each a plain ``torch.mm``,
@@ -24,11 +25,13 @@ from torch import Tensor, nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from callbacks.aiht import AIHT  # noqa: E402
-from modules.gated_ops import GatedProduct, gated_product, sensing_columns  # noqa: E402
+from modules.gated_ops import gated_prediction  # noqa: E402
+from modules.support_columns import SupportColumns  # noqa: E402
 
 
 def bench_module(weight: Tensor, gates: Tensor) -> SimpleNamespace:
-    """What the AIHT callback reads from the LightningModule, without Lightning."""
+    """What the training step and the AIHT callback read from the LightningModule, without Lightning."""
+    columns = SupportColumns()
     return SimpleNamespace(
         weight=weight,
         gates=gates,
@@ -36,14 +39,9 @@ def bench_module(weight: Tensor, gates: Tensor) -> SimpleNamespace:
         layer_start_epoch=0,
         has_gates=True,
         log_dict=lambda *a, **k: None,
-        sensing_columns=lambda x, idx: sensing_columns(x, gates, idx),
-        sensing_product=lambda x, idx, values: gated_product(
-            x,
-            torch.zeros(weight.numel(), dtype=values.dtype, device=values.device)
-            .index_put_((idx,), values)
-            .view_as(weight),
-            gates,
-        ),
+        support_columns=columns,
+        sensing_columns=lambda x, idx: columns.rows(x, gates, idx).T,
+        sensing_product=lambda x, idx, values: values @ columns.rows(x, gates, idx),
     )
 
 
@@ -102,7 +100,7 @@ def time_update(args: argparse.Namespace, x: Tensor, b: Tensor, gates: Tensor, d
         callback._batch = (x, b)
         sync(device)
         start = time.perf_counter()
-        pred = GatedProduct.apply(x, weight, gates, args.memory_mb)
+        pred = gated_prediction(x, weight, gates, module.support_columns, args.memory_mb)
         loss = 0.5 * (pred - b).square().sum()
         loss.backward()
         callback.on_before_optimizer_step(trainer, module, None)

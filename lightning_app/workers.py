@@ -8,6 +8,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 
 import torch
 
+from lightning_app.allocator import keep_freed_memory
+
 _worker_cli = None
 
 
@@ -43,6 +45,7 @@ def gpu_ids(accelerator, devices) -> list[int] | None:
 
 def _start_worker(cli_args: list[str], devices, threads: int) -> None:
     global _worker_cli
+    keep_freed_memory()
     torch.set_num_threads(threads)
     device = devices.get() if devices is not None else None
     from lightning_app.cli import SweepCLI

@@ -7,6 +7,8 @@ unit-major vector w, so A w = sum_j D_j X w_j and (A^T r)_j = X^T D_j r.
 import torch
 from torch import Tensor
 
+from modules.support_columns import SupportColumns
+
 
 def nonzero_rows(mat: Tensor) -> Tensor:
     """Indices of the rows of ``mat`` that hold at least one nonzero."""
@@ -57,29 +59,34 @@ def gated_gradient(x: Tensor, r: Tensor, gates: Tensor, memory_mb: float = 32.0)
     return grad
 
 
-def sensing_columns(x: Tensor, gates: Tensor, flat_index: Tensor) -> Tensor:
-    """The columns of A at the unit-major indices ``flat_index``, as an n × len(flat_index) matrix."""
-    d = x.shape[1]
-    units, feats = flat_index // d, flat_index % d
-    unique_units, which = torch.unique(units, return_inverse=True)
-    closed = (x @ gates[unique_units].T) <= 0
-    return x[:, feats].masked_fill_(closed[:, which], 0.0)
-
-
 class GatedProduct(torch.autograd.Function):
     """y = A w with the gates held constant; its backward is the full gradient A^T (dL/dy).
 
-    The forward touches only the units with nonzero weights; the backward costs the two
-    n·d·m products (gate patterns, then masked residual times X), in chunks of examples.
+    The forward uses the support's columns (``support_rows``: A[:, support]^T, from
+    ``SupportColumns``); the backward costs the two n·d·m products (gate patterns, then masked
+    residual times X), in chunks of examples.
     """
 
     @staticmethod
-    def forward(ctx, x: Tensor, weight: Tensor, gates: Tensor, memory_mb: float) -> Tensor:
+    def forward(
+        ctx, x: Tensor, weight: Tensor, gates: Tensor, memory_mb: float, support_rows: Tensor, support: Tensor
+    ) -> Tensor:
         ctx.save_for_backward(x, gates)
         ctx.memory_mb = memory_mb
-        return gated_product(x, weight, gates)
+        if support.numel() == 0:
+            return x.new_zeros(x.shape[0])
+        return weight.reshape(-1)[support] @ support_rows
 
     @staticmethod
     def backward(ctx, grad_out: Tensor):
         x, gates = ctx.saved_tensors
-        return None, gated_gradient(x, grad_out, gates, ctx.memory_mb), None, None
+        return None, gated_gradient(x, grad_out, gates, ctx.memory_mb), None, None, None, None
+
+
+def gated_prediction(
+    x: Tensor, weight: Tensor, gates: Tensor, columns: SupportColumns, memory_mb: float
+) -> Tensor:
+    """A w through ``GatedProduct``, the support's columns taken from (and left in) ``columns``."""
+    support = weight.detach().reshape(-1).nonzero().squeeze(1)
+    rows = columns.rows(x, gates, support)
+    return GatedProduct.apply(x, weight, gates, memory_mb, rows, support)

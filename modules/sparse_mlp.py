@@ -33,11 +33,11 @@ from torch import Tensor, nn
 
 from lightning_app.precision import trainer_dtype
 from modules.frozen_layers import FrozenLayers
-from modules.gated_ops import GatedProduct, gated_product
-from modules.gated_ops import sensing_columns as gated_sensing_columns
+from modules.gated_ops import gated_prediction, gated_product
 from modules.gates import random_gates
 from modules.gaussian_columns import GaussianColumns, SensingProduct
 from modules.relu_mlp import ReluMLP
+from modules.support_columns import SupportColumns
 from modules.task_metric import SupportError, TaskMetric
 from modules.vector_ops import LOSSES
 from modules.vector_outputs import VectorOutputs
@@ -133,6 +133,7 @@ class SparseMLP(VectorOutputs, LightningModule):
         gates = torch.from_numpy(random_gates(width, input_dim, seed))
         self.weight = nn.Parameter(torch.zeros(width, input_dim, dtype=torch.float64))
         self.register_buffer("gates", gates)
+        self.support_columns = SupportColumns()
         self._init_vector_outputs(width, output_dim, loss)
 
     @property
@@ -190,15 +191,13 @@ class SparseMLP(VectorOutputs, LightningModule):
         """The columns of the batch's sensing matrix A at ``flat_index`` (n × len(flat_index))."""
         if self.network == "linear":
             return self.sensing.columns(flat_index)
-        return gated_sensing_columns(x, self.gates, flat_index)
+        return self.support_columns.rows(x, self.gates, flat_index).T
 
     def sensing_product(self, x: Tensor, flat_index: Tensor, values: Tensor) -> Tensor:
-        """A[:, flat_index] @ values, without forming those columns (one gated product)."""
+        """A[:, flat_index] @ values (the gated network reuses the columns its forward gathered)."""
         if self.network == "linear":
             return self.sensing.matvec(flat_index, values)
-        dense = torch.zeros(self.weight.numel(), dtype=values.dtype, device=values.device)
-        dense[flat_index] = values
-        return gated_product(x, dense.view_as(self.weight), self.gates)
+        return values @ self.support_columns.rows(x, self.gates, flat_index)
 
     def forward(self, x: Tensor) -> Tensor:
         """The network on raw inputs: random gates in convex mode, h = w otherwise; or the MLP.
@@ -235,7 +234,7 @@ class SparseMLP(VectorOutputs, LightningModule):
                 raise ValueError("the linear network trains on full batches only (data.batch_size 0)")
             pred = SensingProduct.apply(self.weight, self.sensing)
         else:
-            pred = GatedProduct.apply(x, self.weight, self.gates, self.gradient_memory_mb)
+            pred = gated_prediction(x, self.weight, self.gates, self.support_columns, self.gradient_memory_mb)
         loss = 0.5 * (pred - y).square().sum()
         self.manual_backward(loss)
         self.log("train/mse_before_update", 2 * loss.detach() / y.numel(), on_step=True, on_epoch=False)

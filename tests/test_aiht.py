@@ -6,7 +6,8 @@ import torch
 
 from callbacks.aiht import top_s_nonzero
 from datamodules.planted import PlantedMLPDataModule
-from modules.gated_ops import GatedProduct
+from modules.gated_ops import gated_prediction
+from modules.support_columns import SupportColumns
 from tests.helpers import tiny_run
 from tests.reference import dense_a, spec_gates, spec_update
 
@@ -133,12 +134,26 @@ def test_autograd_gives_the_full_gradient():
     w = torch.zeros(3, 4, dtype=torch.float64)
     w[0, 1], w[2, 3] = 0.7, -1.2
     weight = torch.nn.Parameter(w.clone())
-    pred = GatedProduct.apply(x, weight, gates, 1e-4)  # tiny memory: many chunks
+    pred = gated_prediction(x, weight, gates, SupportColumns(), 1e-4)  # tiny memory: many chunks
     (0.5 * (pred - b).square().sum()).backward()
     a = dense_a(x, gates)
     r = a @ w.view(-1) - b
     torch.testing.assert_close(pred, a @ w.view(-1))
     torch.testing.assert_close(weight.grad.view(-1), a.T @ r)
+
+
+def test_support_columns_reuse_equals_fresh_columns():
+    torch.manual_seed(1)
+    x = torch.randn(30, 4, dtype=torch.float64)
+    gates = torch.randn(5, 4, dtype=torch.float64)
+    a = dense_a(x, gates)
+    columns = SupportColumns()
+    for flat in ([1, 6, 7, 19], [0, 6, 7, 12, 19], [0, 6, 7, 12, 19], [2], []):
+        index = torch.tensor(flat, dtype=torch.long)
+        torch.testing.assert_close(columns.rows(x, gates, index), a[:, index].T, rtol=0, atol=0)
+    gates.neg_()  # moved gates (a new version): the columns are gathered afresh
+    index = torch.tensor([0, 6, 7], dtype=torch.long)
+    torch.testing.assert_close(columns.rows(x, gates, index), dense_a(x, gates)[:, index].T, rtol=0, atol=0)
 
 
 def test_planted_recovery_reaches_30_db():
