@@ -103,6 +103,16 @@ def imp_run(
     return trainer, model, dm, imp
 
 
+class RepeatedInputs(PlantedMLPDataModule):
+    """Planted data whose second half of the inputs repeats the first: A has equal columns, so
+    equal gradient entries tie at the top-s cut."""
+
+    def setup(self, stage: str) -> None:
+        super().setup(stage)
+        half = self.x.shape[1] // 2
+        self.x[:, half:] = self.x[:, :half]
+
+
 class FixedPlanted(PlantedMLPDataModule):
     """Planted data that ignores the grid's s, standing in for the tasks whose data does not
     depend on s (where one IMP trajectory serves every s)."""
@@ -111,3 +121,15 @@ class FixedPlanted(PlantedMLPDataModule):
 
     def __init__(self, sparsity: int = 10, **kwargs) -> None:
         super().__init__(sparsity=10, **kwargs)
+
+
+PAPER_DB_TOLERANCE = 0.05
+
+
+def figure1_point(m: int, s: int, num_layers: int = 1, **trainer_kwargs) -> float:
+    """The final PSNR of a Figure 1 AIHT point at full size (n=50000, d=100, 15 epochs, seed 0)."""
+    trainer, model, *_ = tiny_run(
+        m=m, s=s, n=50000, d=100, epochs=15, num_layers=num_layers, **trainer_kwargs
+    )
+    assert model.nnz() <= s
+    return float(trainer.callback_metrics["val/psnr"])

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from lightning_app.cli import SweepCLI
-from tests.helpers import imp_run, tiny_run
+from tests.helpers import PAPER_DB_TOLERANCE, RepeatedInputs, figure1_point, imp_run, tiny_run
 from tests.reference import dense_a, spec_gates, spec_update
 
 pytestmark = [
@@ -32,6 +32,23 @@ def test_cuda_iterates_equal_plain_reimplementation(convex, batch_size):
         torch.testing.assert_close(ours.cpu(), w.view(m, d), rtol=1e-5, atol=1e-12)
         if not convex and t // per_epoch >= 1:
             gates = w.view(m, d).clone()
+
+
+def test_cuda_breaks_ties_as_the_cpu_does():
+    runs = [
+        tiny_run(m=5, s=7, d=6, epochs=6, datamodule_class=RepeatedInputs, **device)[4].weights
+        for device in ({}, {"accelerator": "gpu", "devices": 1})
+    ]
+    for cpu, cuda in zip(*runs, strict=True):
+        assert torch.equal(cpu != 0, cuda.cpu() != 0)
+        torch.testing.assert_close(cuda.cpu(), cpu, rtol=1e-9, atol=1e-14)
+
+
+def test_cuda_figure1_points_equal_the_cpu_ones():
+    assert (
+        abs(figure1_point(50, 200, num_layers=2, accelerator="gpu", devices=1) - 32.204) < PAPER_DB_TOLERANCE
+    )
+    assert figure1_point(100, 100, accelerator="gpu", devices=1) == pytest.approx(29.873, abs=0.01)
 
 
 def test_cuda_planted_recovery():
