@@ -8,7 +8,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 
 import torch
 
-from lightning_app.allocator import keep_freed_memory
+from lightning_app.allocator import keep_freed_memory, release_freed_memory
 
 _worker_cli = None
 
@@ -22,6 +22,7 @@ def run_here(run_job: Callable) -> Callable[[list], Future]:
             future.set_result(run_job(points))
         except Exception as exc:  # noqa: BLE001 - the sweep records it
             future.set_exception(exc)
+        release_freed_memory()
         return future
 
     return submit
@@ -54,7 +55,10 @@ def _start_worker(cli_args: list[str], devices, threads: int) -> None:
 
 
 def _run_in_worker(points: list) -> dict:
-    return _worker_cli.run_job(points)
+    try:
+        return _worker_cli.run_job(points)
+    finally:
+        release_freed_memory()
 
 
 class WorkerPool:
