@@ -315,6 +315,12 @@ class SweepCLI(LightningCLI):
 
     def run_job(self, points: list[GridPoint]) -> dict[GridPoint, dict]:
         """Trains the points' one run and returns each point's result fields."""
+        try:
+            return self._train(points)
+        finally:
+            self.config_init = None  # the point's model and data go as soon as it is done
+
+    def _train(self, points: list[GridPoint]) -> dict[GridPoint, dict]:
         first = points[0]
         config = self._panel_of(first)
         root = Path(config.trainer.default_root_dir or DEFAULT_ROOT)

@@ -46,12 +46,12 @@ def gpu_ids(accelerator, devices) -> list[int] | None:
 
 def _start_worker(cli_args: list[str], devices, threads: int) -> None:
     global _worker_cli
-    keep_freed_memory()
     torch.set_num_threads(threads)
     device = devices.get() if devices is not None else None
     from lightning_app.cli import SweepCLI
 
     _worker_cli = SweepCLI(args=cli_args, run=False, worker_device=device)
+    keep_freed_memory()
 
 
 def _run_in_worker(points: list) -> dict:
