@@ -103,8 +103,8 @@ class AIHT(Callback):
     def budget(self, pl_module: LightningModule) -> int:
         """The effective s of the layer in training: s / L (SPEC §4), capped at its weight count
         (W1 and W2 together for vector outputs)."""
-        vector = [pl_module.output_weight] if getattr(pl_module, "output_dim", 1) > 1 else []
-        share = int(self.sparsity / getattr(pl_module, "num_layers", 1))
+        vector = [pl_module.output_weight] if pl_module.output_dim > 1 else []
+        share = int(self.sparsity / pl_module.num_layers)
         return min(share, sum(p.numel() for p in [pl_module.weight, *vector]))
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
@@ -115,7 +115,7 @@ class AIHT(Callback):
 
     @torch.no_grad()
     def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
-        if getattr(pl_module, "output_dim", 1) > 1:
+        if pl_module.output_dim > 1:
             self._vector_update(trainer, pl_module)
             return
         x, b = self._batch
@@ -155,7 +155,7 @@ class AIHT(Callback):
             pl_module.gates.copy_(weight)
 
         mse = float(f) / b.numel()
-        max_label = float(getattr(trainer.datamodule, "max_label", 1.0))
+        max_label = pl_module.max_label
         pl_module.log_dict(
             {
                 "train/mse": mse,

@@ -106,7 +106,7 @@ class IMP(Callback):
         self.history: list[dict] = []
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
-        if getattr(pl_module, "network", None) != "relu":
+        if pl_module.network != "relu":
             raise ValueError("IMP prunes the plain ReLU MLP: set model.network to 'relu'")
         if self.epochs_per_round is None:
             if trainer.max_epochs is None or trainer.max_epochs < 1:

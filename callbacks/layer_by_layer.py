@@ -19,7 +19,7 @@ class LayerByLayer(Callback):
         self.active = False
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
-        self.active = getattr(pl_module, "num_layers", 1) > 1 and pl_module.network == "gated"
+        self.active = pl_module.num_layers > 1 and pl_module.network == "gated"
         if not self.active:
             return
         if self.epochs_per_layer is None:

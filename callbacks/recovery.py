@@ -6,7 +6,8 @@ matched to a planted unit by ``scipy.optimize.linear_sum_assignment`` on squared
 
 import numpy as np
 from pytorch_lightning import Callback, LightningModule, Trainer
-from scipy.optimize import linear_sum_assignment
+
+from datamodules.task import TaskDataModule
 
 
 def recovery_metrics(learned: np.ndarray, planted: np.ndarray) -> dict[str, float]:
@@ -14,6 +15,8 @@ def recovery_metrics(learned: np.ndarray, planted: np.ndarray) -> dict[str, floa
 
     Both arguments are m × d, one row per unit.
     """
+    from scipy.optimize import linear_sum_assignment  # scipy's import costs start-up time: only here
+
     cost = (learned**2).sum(1)[:, None] + (planted**2).sum(1)[None, :] - 2 * learned @ planted.T
     rows, cols = linear_sum_assignment(cost)
     matched = np.zeros_like(planted)
@@ -38,8 +41,8 @@ class PlantedRecovery(Callback):
         self.metrics: dict[str, float] = {}
 
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        datamodule = trainer.datamodule
-        planted = getattr(datamodule, "planted_weights", None)
+        task = trainer.datamodule
+        planted = task.planted_weights if isinstance(task, TaskDataModule) else None
         if planted is None or len(planted) != 1:
             return
         truth = planted[0].T  # (input_dim, m) -> one row per unit

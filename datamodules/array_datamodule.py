@@ -4,15 +4,14 @@ the trainer's device in its dtype, served by ``TensorBatches`` (full batch when 
 
 import numpy as np
 import torch
-from pytorch_lightning import LightningDataModule
 
+from datamodules.task import TaskDataModule, check_batch_size
 from datamodules.tensor_batches import TensorBatches
-from lightning_app.precision import trainer_dtype
 
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
-class ArrayDataModule(LightningDataModule):
+class ArrayDataModule(TaskDataModule):
     """Subclasses set ``task_name``, ``metric_name``, ``input_dim`` (features before the bias
     feature) and ``output_dim``, and implement ``fetch`` (download) and ``arrays`` (read).
 
@@ -25,12 +24,6 @@ class ArrayDataModule(LightningDataModule):
         bias: append a constant-1 input feature.
     """
 
-    task_name = "custom"
-    metric_name = "metric"
-    input_dim = 0
-    output_dim = 1
-    max_label = 1.0
-
     def __init__(
         self,
         seed: int = 0,
@@ -40,19 +33,13 @@ class ArrayDataModule(LightningDataModule):
         bias: bool = False,
     ) -> None:
         super().__init__()
-        if batch_size < 0:
-            raise ValueError(f"data.batch_size must be 0 (full batch) or positive, got {batch_size}")
+        check_batch_size(batch_size)
         self.seed, self.data_dir, self.download = seed, str(data_dir), download
         self.batch_size, self.bias = batch_size, bias
         self.x_train: torch.Tensor | None = None
         self.y_train: torch.Tensor | None = None
         self.x_val: torch.Tensor | None = None
         self.y_val: torch.Tensor | None = None
-
-    @property
-    def num_features(self) -> int:
-        """Input features the model sees: input_dim, plus one with ``bias``."""
-        return self.input_dim + int(self.bias)
 
     def fetch(self) -> None:
         """Downloads the dataset's files unless they are there."""
@@ -71,18 +58,11 @@ class ArrayDataModule(LightningDataModule):
             return
         x_train, y_train, x_val, y_val = self.arrays()
         same = x_val is x_train and y_val is y_train
-        trainer = self.trainer
-        device = trainer.strategy.root_device if trainer is not None else torch.device("cpu")
-        dtype = trainer_dtype(trainer)
-
-        def tensor(array: np.ndarray) -> torch.Tensor:
-            return torch.from_numpy(np.ascontiguousarray(array)).to(device=device, dtype=dtype)
-
-        self.x_train, self.y_train = tensor(self._with_bias(x_train)), tensor(y_train)
+        self.x_train, self.y_train = self.as_tensor(self._with_bias(x_train)), self.as_tensor(y_train)
         if same:
             self.x_val, self.y_val = self.x_train, self.y_train
         else:
-            self.x_val, self.y_val = tensor(self._with_bias(x_val)), tensor(y_val)
+            self.x_val, self.y_val = self.as_tensor(self._with_bias(x_val)), self.as_tensor(y_val)
 
     def _with_bias(self, x: np.ndarray) -> np.ndarray:
         if not self.bias:

@@ -3,7 +3,7 @@
 With seed q: x* has s ones at ``np.random.RandomState(q).choice(N, s, replace=False)`` (the
 paper's code makes the same call on CuPy's generator, seeded q), N = the grid's m; A is
 nmeasurements × N with N(0, 1) entries, its columns drawn from q block by block
-(``modules.gaussian_columns``); y = A x*, noiseless. A budget s above N is capped at N (x* all
+(``datamodules.gaussian_columns``); y = A x*, noiseless. A budget s above N is capped at N (x* all
 ones), as AIHT caps its budget.
 
 The model is ``SparseMLP(network="linear")``: its weight is x itself. A training batch is
@@ -13,11 +13,10 @@ batch is (the signal's indices, x*), from which the model measures ‖x̂ − x*
 
 import numpy as np
 import torch
-from pytorch_lightning import LightningDataModule
 
+from datamodules.gaussian_columns import GaussianColumns
+from datamodules.task import TaskDataModule
 from datamodules.tensor_batches import TensorBatches
-from lightning_app.precision import trainer_dtype
-from modules.gaussian_columns import GaussianColumns
 
 
 def draw_support(n: int, s: int, seed: int) -> np.ndarray:
@@ -25,7 +24,7 @@ def draw_support(n: int, s: int, seed: int) -> np.ndarray:
     return np.sort(np.random.RandomState(seed).choice(n, min(s, n), replace=False))
 
 
-class GaussianSparseDataModule(LightningDataModule):
+class GaussianSparseDataModule(TaskDataModule):
     """The Gaussian sensing task. ``width``, ``sparsity`` and ``seed`` are set per grid point.
 
     Args:
@@ -41,7 +40,7 @@ class GaussianSparseDataModule(LightningDataModule):
     task_name = "gaussian_sparse"
     metric_name = "rel_error"
     data_depends_on_sparsity = True  # x* has s nonzeros
-    network = "linear"  # the SparseMLP mode this task trains (the sweep reads it)
+    network = "linear"
 
     def __init__(
         self,
@@ -70,11 +69,9 @@ class GaussianSparseDataModule(LightningDataModule):
             )
         self.width, self.sparsity, self.seed = width, sparsity, seed
         self.nmeasurements, self.batch_size, self.block_size = nmeasurements, batch_size, block_size
-        self.sensing: GaussianColumns | None = None
         self.support: torch.Tensor | None = None
         self.signal: torch.Tensor | None = None
         self.y: torch.Tensor | None = None
-        self.max_label = 1.0
 
     @property
     def num_features(self) -> int:
@@ -84,9 +81,7 @@ class GaussianSparseDataModule(LightningDataModule):
     def setup(self, stage: str) -> None:
         if self.y is not None:
             return
-        trainer = self.trainer
-        device = trainer.strategy.root_device if trainer is not None else torch.device("cpu")
-        dtype = trainer_dtype(trainer)
+        device, dtype = self.placement()
         support = torch.from_numpy(draw_support(self.width, self.sparsity, self.seed))
         exact = GaussianColumns(self.nmeasurements, self.width, self.seed, self.block_size)
         y = exact.matvec(support, torch.ones(support.numel(), dtype=torch.float64))  # in float64

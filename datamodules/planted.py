@@ -8,11 +8,9 @@ validation data are the same set.
 
 import numpy as np
 import torch
-from pytorch_lightning import LightningDataModule
 
+from datamodules.task import SkipPoint, TaskDataModule, check_batch_size
 from datamodules.tensor_batches import TensorBatches
-from lightning_app.errors import SkipPoint
-from lightning_app.precision import trainer_dtype
 
 
 def planted_layer_shapes(
@@ -59,7 +57,7 @@ def apply_planted(weights: list[np.ndarray], x: np.ndarray, output_dim: int) -> 
     return h.astype(np.float32)
 
 
-class PlantedMLPDataModule(LightningDataModule):
+class PlantedMLPDataModule(TaskDataModule):
     """The planted-MLP task. ``width``, ``sparsity`` and ``seed`` are set per grid point.
 
     Args:
@@ -101,21 +99,13 @@ class PlantedMLPDataModule(LightningDataModule):
         ):
             if value < 1:
                 raise ValueError(f"data.{name} must be at least 1, got {value}")
-        if batch_size < 0:
-            raise ValueError(f"data.batch_size must be 0 (full batch) or positive, got {batch_size}")
+        check_batch_size(batch_size)
         self.width, self.sparsity, self.seed = width, sparsity, seed
         self.num_layers, self.nmeasurements = num_layers, nmeasurements
         self.input_dim, self.output_dim = input_dim, output_dim
         self.bias, self.batch_size = bias, batch_size
-        self.planted_weights: list[np.ndarray] | None = None
         self.x: torch.Tensor | None = None
         self.y: torch.Tensor | None = None
-        self.max_label = 0.0
-
-    @property
-    def num_features(self) -> int:
-        """Input features the model sees: input_dim, plus one with ``bias``."""
-        return self.input_dim + int(self.bias)
 
     def setup(self, stage: str) -> None:
         if self.x is not None:
@@ -136,11 +126,7 @@ class PlantedMLPDataModule(LightningDataModule):
             raise SkipPoint("all planted labels are zero (SPEC §6): recorded with metric 0")
         if self.bias:
             x = np.concatenate([x, np.ones((x.shape[0], 1), np.float32)], axis=1)
-        trainer = self.trainer
-        device = trainer.strategy.root_device if trainer is not None else torch.device("cpu")
-        dtype = trainer_dtype(trainer)
-        self.x = torch.from_numpy(x).to(device=device, dtype=dtype)
-        self.y = torch.from_numpy(y).to(device=device, dtype=dtype)
+        self.x, self.y = self.as_tensor(x), self.as_tensor(y)
 
     def train_dataloader(self) -> TensorBatches:
         return TensorBatches(self.x, self.y, self.batch_size, shuffle=True, seed=self.seed + 3, skip_epochs=1)

@@ -1,9 +1,6 @@
-"""Exceptions that tell the sweep how to record a grid point."""
-
-
-class SkipPoint(Exception):
-    """The point cannot be run meaningfully (e.g. all labels are zero); record it as skipped."""
+"""Why a panel of a sweep is left out (a point that cannot run is ``datamodules.task.SkipPoint``)."""
 
 
 class NotAvailable(Exception):
-    """A panel needs a capability that is not built yet; the sweep reports it and runs the rest."""
+    """A panel cannot be built here (a class that cannot be imported, a method that cannot train
+    its task); the sweep reports it and runs the rest."""

@@ -30,10 +30,10 @@ def _sort_key(result: dict) -> tuple:
 def export_figures(
     results: list[dict], out_dir: Path, tb_log_dir: Path | None = None, expname: str = ""
 ) -> list[Path]:
-    """Writes every output of item 4 for ``results`` (result dicts, as in ``result.json``) under
-    ``out_dir``, logs the PNGs as images to TensorBoard in ``tb_log_dir`` if given (at the
-    step = number of points done), and returns the written paths (tables, heatmaps, figures,
-    CSV). ``expname`` ends the ``.npy`` names as the paper's ``--expname`` does."""
+    """Writes every output (tables, heatmaps, figures, CSV) for ``results`` (result dicts, as in
+    ``result.json``) under ``out_dir``, logs the PNGs as images to TensorBoard in ``tb_log_dir``
+    if given (at the step = number of points done), and returns the written paths (tables,
+    heatmaps, figures, CSV). ``expname`` ends the ``.npy`` names as the paper's ``--expname`` does."""
     out_dir = Path(out_dir)
     results = sorted(results, key=_sort_key)
     tables = build_tables(results)
@@ -59,7 +59,7 @@ def export_figures(
 
 
 def heatmap_main(argv: list[str]) -> None:
-    """``python cli.py heatmap --logdir DIR [--out OUT]``: item 4 rebuilt from DIR's events."""
+    """``python cli.py heatmap --logdir DIR [--out OUT]``: those outputs rebuilt from DIR's events."""
     parser = argparse.ArgumentParser(
         prog="cli.py heatmap",
         description="Rebuild the results tables (.npy), heatmaps, figures and results.csv of the "

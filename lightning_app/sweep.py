@@ -1,119 +1,77 @@
-"""Runs a grid's jobs: keeps finished points, records failures, keeps results.csv current, and
-shows one progress bar for the whole sweep."""
+"""A sweep from start to end: save its config, report unavailable panels, find each panel's data,
+run the jobs here or in worker processes, then write the tables, heatmaps and figures."""
 
 import logging
-import sys
-import time
-import traceback
-from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, wait
-from pathlib import Path
 
-from tqdm.auto import tqdm
+from pytorch_lightning import LightningDataModule
 
-from lightning_app.errors import SkipPoint
-from lightning_app.grid import GridPoint
-from lightning_app.results import read_result, write_csv, write_result
+from datamodules.task import SkipPoint
+from lightning_app.grid import group_jobs
+from lightning_app.hparams import log_point_hparams
+from lightning_app.jobs import run_grid
+from lightning_app.plan import SweepPlan, first_point
+from lightning_app.point_run import PointRunner
+from lightning_app.workers import RunnerFactory, WorkerPool, gpu_ids, run_here
 
-log = logging.getLogger("lightning_app.sweep")
-
-Submit = Callable[[list[GridPoint]], Future]
+log = logging.getLogger("lightning_app")
 
 
-def run_grid(
-    jobs: list[list[GridPoint]],
-    root: Path,
-    submit: Submit,
-    base_result: Callable[[GridPoint], dict],
-    overwrite: bool = False,
-    workers: int = 1,
-    on_result: Callable[[GridPoint, dict], None] | None = None,
-    progress: bool = True,
-) -> list[dict]:
-    """Runs every point not already done; returns all the grid's results in grid order.
+def run_sweep(plan: SweepPlan, make_worker_runner: RunnerFactory) -> list[dict]:
+    """Runs ``plan``'s points not yet done and returns every point's result, in grid order.
 
-    A job is the points one run serves (one point, or every s of an IMP trajectory);
-    ``submit(points)`` starts training them and its future gives each point's result fields.
-    A job that raises ``SkipPoint`` is recorded as skipped (metric 0); any other exception as
-    failed, with its message, and the grid goes on. Points already done are never rewritten
-    unless ``overwrite``; a done point whose settings differ from this sweep's stops the sweep
-    before anything runs. At most ``workers`` jobs are in flight; each result is written as
-    soon as its job ends.
+    ``make_worker_runner`` builds the job runner of a worker process (used when the sweep runs
+    on several GPUs or CPU workers).
     """
-    order = [p for job in jobs for p in job]
-    results: dict[GridPoint, dict] = {}
-    todo_jobs = []
-    for job in jobs:
-        todo = []
-        for p in job:
-            previous = read_result(root / p.folder)
-            if overwrite or previous is None or previous.get("status") != "done":
-                todo.append(p)
-                continue
-            _check_same_settings(p, previous, base_result(p))
-            results[p] = previous
-        if todo:
-            todo_jobs.append((job, todo))
-
-    bar = tqdm(
-        total=len(order), initial=len(results), desc="sweep", unit="point", position=0, disable=not progress
-    )
-    counts = {"done": 0, "failed": 0, "skipped": 0, "kept": len(results)}
-
-    def say(message: str) -> None:
-        if bar.disable:
-            log.warning(message)
-        else:
-            bar.write(message, file=sys.stderr)
-
-    def finish(future: Future, job: list[GridPoint], todo: list[GridPoint], start: float) -> None:
-        try:
-            fields = future.result()
-            outcome = {p: {**fields[p], "status": "done"} for p in todo}
-        except SkipPoint as reason:
-            outcome = {p: dict(status="skipped", metric=0.0, error=str(reason)) for p in todo}
-        except Exception as exc:  # noqa: BLE001 - a failed job is recorded and the grid goes on
-            error = f"{type(exc).__name__}: {exc}"
-            outcome = {p: dict(status="failed", metric=None, error=error) for p in todo}
-            say(f"{todo[0].folder} failed:\n{''.join(traceback.format_exception(exc))}")
-        wall_s = round(time.perf_counter() - start, 3)
-        for p in todo:
-            result = {**base_result(p), **outcome[p], "wall_s": wall_s}
-            write_result(root / p.folder, result)
-            results[p] = result
-            if on_result is not None:
-                on_result(p, result)
-            counts[result["status"]] += 1
-            metric = result.get("metric")
-            shown = f"{metric:.4g}" if isinstance(metric, float) else str(metric)
-            say(f"{p.folder}: {result['status']} {result.get('metric_name')}={shown} ({wall_s:.1f} s)")
-        bar.update(len(todo))
-        bar.set_postfix(counts)
-        write_csv(root / "results.csv", [results[p] for p in order if p in results])
-
-    pending: dict[Future, tuple] = {}
+    logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)
+    logging.getLogger("lightning_app").setLevel(logging.INFO)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(format="%(message)s")
+    config = plan.config
+    root = plan.root
+    root.mkdir(parents=True, exist_ok=True)
+    plan.save_config(root / "config.yaml")
+    for panel, reason in plan.unavailable:
+        log.warning("panel %s: not available yet, skipped: %s", panel.name, reason)
+    prepare_data(plan)
+    jobs = group_jobs(plan.points, plan.shared_trajectory)
+    gpus = gpu_ids(config.trainer.accelerator, config.trainer.devices)
+    workers = len(gpus) if gpus else config.sweep.workers
+    progress = config.trainer.enable_progress_bar is not False
+    pool = None
+    if workers > 1:
+        pool = WorkerPool(make_worker_runner, workers, gpus)
+        submit = pool.submit
+    else:
+        submit = run_here(PointRunner(plan, progress_bar=progress).run_job)
     try:
-        for job, todo in todo_jobs:
-            pending[submit(job)] = (job, todo, time.perf_counter())
-            while len(pending) >= workers:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    finish(future, *pending.pop(future))
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                finish(future, *pending.pop(future))
+        results = run_grid(
+            jobs,
+            root,
+            submit,
+            plan.base_result,
+            overwrite=config.sweep.overwrite,
+            workers=workers,
+            on_result=lambda point, result: log_point_hparams(root / point.folder, result),
+            progress=progress,
+        )
     finally:
-        bar.close()
-    write_csv(root / "results.csv", [results[p] for p in order if p in results])
-    return [results[p] for p in order if p in results]
+        if pool is not None:
+            pool.close()
+    from lightning_app.figures import FIGURES_RUN, export_figures  # matplotlib: only when drawing
+
+    written = export_figures(results, root, tb_log_dir=root / FIGURES_RUN)
+    log.warning("tables, heatmaps and figures: %d files under %s", len(written), root)
+    return results
 
 
-def _check_same_settings(point: GridPoint, previous: dict, current: dict) -> None:
-    for key, value in current.items():
-        if key in previous and previous[key] != value:
-            raise ValueError(
-                f"{point.folder}/result.json was done with {key}={previous[key]!r}, but this sweep "
-                f"has {key}={value!r}: rerun with --sweep.overwrite true to redo such points, or "
-                "choose another --trainer.default_root_dir"
-            )
+def prepare_data(plan: SweepPlan) -> None:
+    """Downloads (or finds) each panel's data once, so a missing dataset stops here, not per point."""
+    for panel_config, panel in zip(plan.panel_configs, plan.available, strict=True):
+        datamodule = plan.instantiate(panel_config, first_point(panel)).datamodule
+        if type(datamodule).prepare_data is LightningDataModule.prepare_data:
+            continue  # nothing to download or find: the data is drawn per point
+        datamodule.prepare_data()
+        try:
+            datamodule.setup("fit")
+        except SkipPoint:
+            pass

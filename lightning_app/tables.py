@@ -19,7 +19,7 @@ import numpy as np
 PAPER_METHOD = {"aiht": "aiht", "imp": "pruning"}
 
 
-class Panel(NamedTuple):
+class PanelKey(NamedTuple):
     """What tells one heatmap from another (everything but m, s and seed)."""
 
     task: str
@@ -55,9 +55,9 @@ def _flag(value) -> bool:
     return bool(value)
 
 
-def panel_of(result: dict) -> Panel:
+def panel_of(result: dict) -> PanelKey:
     """The panel a result dict belongs to (missing ``convex``/``bias`` count as False)."""
-    return Panel(
+    return PanelKey(
         task=str(result["task"]),
         method=str(result["method"]),
         num_layers=int(result["num_layers"]),
@@ -82,7 +82,7 @@ def cell_value(result: dict) -> float:
 
 
 def paper_file_name(
-    panel: Panel, mlist: list[int], slist: list[int], seeds: list[int], expname: str = ""
+    panel: PanelKey, mlist: list[int], slist: list[int], seeds: list[int], expname: str = ""
 ) -> str:
     """The ``.npy`` file name of the paper's ``runner.py`` for this panel and grid.
 
@@ -100,7 +100,7 @@ def paper_file_name(
 class Table:
     """One panel's results: ``values[i, j, k]`` is the metric at mlist[i], slist[j], seeds[k]."""
 
-    panel: Panel
+    panel: PanelKey
     metric_name: str
     mlist: list[int]
     slist: list[int]
@@ -153,9 +153,9 @@ def build_table(
     return Table(panel, names[0] if names else "metric", mlist, slist, seeds, values)
 
 
-def group_panels(results: list[dict]) -> dict[Panel, list[dict]]:
+def group_panels(results: list[dict]) -> dict[PanelKey, list[dict]]:
     """Results by panel, panels in sorted order, results in their given order."""
-    groups: dict[Panel, list[dict]] = {}
+    groups: dict[PanelKey, list[dict]] = {}
     for r in results:
         groups.setdefault(panel_of(r), []).append(r)
     return {panel: groups[panel] for panel in sorted(groups)}

@@ -1,5 +1,5 @@
 """Where a sweep's jobs run: in this process, or in one worker process per device (GPUs) or a
-chosen number of CPU worker processes, each holding its own copy of the CLI."""
+chosen number of CPU worker processes, each with its own job runner."""
 
 import multiprocessing
 import os
@@ -10,10 +10,15 @@ import torch
 
 from lightning_app.allocator import keep_freed_memory, release_freed_memory
 
-_worker_cli = None
+RunJob = Callable[[list], dict]
+#: Builds a worker's job runner, given the GPU the worker is pinned to (None on the CPU). It is
+#: sent to spawned processes, so it must pickle: a module-level function or a partial of one.
+RunnerFactory = Callable[[int | None], RunJob]
+
+_worker_run_job: RunJob | None = None
 
 
-def run_here(run_job: Callable) -> Callable[[list], Future]:
+def run_here(run_job: RunJob) -> Callable[[list], Future]:
     """Runs each job at once, in this process; its future is already done."""
 
     def submit(points: list) -> Future:
@@ -44,19 +49,17 @@ def gpu_ids(accelerator, devices) -> list[int] | None:
     return [int(d) for d in devices]
 
 
-def _start_worker(cli_args: list[str], devices, threads: int) -> None:
-    global _worker_cli
+def _start_worker(make_runner: RunnerFactory, devices, threads: int) -> None:
+    global _worker_run_job
     torch.set_num_threads(threads)
     device = devices.get() if devices is not None else None
-    from lightning_app.cli import SweepCLI
-
-    _worker_cli = SweepCLI(args=cli_args, run=False, worker_device=device)
+    _worker_run_job = make_runner(device)
     keep_freed_memory()
 
 
 def _run_in_worker(points: list) -> dict:
     try:
-        return _worker_cli.run_job(points)
+        return _worker_run_job(points)
     finally:
         release_freed_memory()
 
@@ -64,7 +67,7 @@ def _run_in_worker(points: list) -> dict:
 class WorkerPool:
     """``workers`` processes (spawned, so CUDA works); with ``gpus`` one per GPU, pinned to it."""
 
-    def __init__(self, cli_args: list[str], workers: int, gpus: list[int] | None) -> None:
+    def __init__(self, make_runner: RunnerFactory, workers: int, gpus: list[int] | None) -> None:
         context = multiprocessing.get_context("spawn")
         queue = None
         if gpus is not None:
@@ -76,7 +79,7 @@ class WorkerPool:
             max_workers=workers,
             mp_context=context,
             initializer=_start_worker,
-            initargs=(cli_args, queue, threads),
+            initargs=(make_runner, queue, threads),
         )
 
     def submit(self, points: list) -> Future:

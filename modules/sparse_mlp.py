@@ -31,12 +31,14 @@ import torch
 from pytorch_lightning import LightningModule
 from torch import Tensor, nn
 
-from lightning_app.precision import trainer_dtype
+from datamodules.gaussian_columns import GaussianColumns
+from datamodules.precision import trainer_dtype
+from datamodules.task import TaskDataModule
 from modules.frozen_layers import FrozenLayers
 from modules.gated_ops import gated_prediction, gated_product
 from modules.gates import random_gates
-from modules.gaussian_columns import GaussianColumns, SensingProduct
 from modules.relu_mlp import ReluMLP
+from modules.sensing_product import SensingProduct
 from modules.support_columns import SupportColumns
 from modules.task_metric import SupportError, TaskMetric
 from modules.vector_ops import LOSSES
@@ -108,6 +110,8 @@ class SparseMLP(VectorOutputs, LightningModule):
         self.output_dim, self.num_layers, self.network, self.lr = output_dim, num_layers, network, lr
         self.gradient_memory_mb = gradient_memory_mb
         self.convex = False
+        self.max_label = 1.0  # the task's max |label| (PSNR), set in setup()
+        self.sensing: GaussianColumns | None = None  # the task's A (network "linear"), set in setup()
         self.layer_start_epoch = 0  # the epoch the layer in training started (LayerByLayer sets it)
         if loss not in LOSSES:
             raise ValueError(f"model.loss must be one of {', '.join(LOSSES)}, got {loss!r}")
@@ -125,7 +129,6 @@ class SparseMLP(VectorOutputs, LightningModule):
                 )
             self.automatic_optimization = False
             self.weight = nn.Parameter(torch.zeros(width, dtype=torch.float64))
-            self.sensing: GaussianColumns | None = None  # the datamodule's A, set in setup()
             return
         self.automatic_optimization = False
         self.frozen = FrozenLayers()
@@ -161,11 +164,13 @@ class SparseMLP(VectorOutputs, LightningModule):
 
     def setup(self, stage: str) -> None:
         self.to(trainer_dtype(self.trainer))
-        datamodule = getattr(self.trainer, "datamodule", None)
-        max_label = float(getattr(datamodule, "max_label", 1.0))
-        self.val_metric = TaskMetric(getattr(datamodule, "metric_name", "psnr"), self.output_dim, max_label)
+        task = self.trainer.datamodule
+        if isinstance(task, TaskDataModule):
+            self.max_label, metric_name, self.sensing = float(task.max_label), task.metric_name, task.sensing
+        else:  # data of the user's own, without the task contract: PSNR of labels in [-1, 1]
+            self.max_label, metric_name, self.sensing = 1.0, "psnr", None
+        self.val_metric = TaskMetric(metric_name, self.output_dim, self.max_label)
         if self.network == "linear":
-            self.sensing = getattr(datamodule, "sensing", None)
             if self.sensing is None:
                 raise ValueError(
                     "model.network 'linear' needs a datamodule with a sensing matrix `sensing` "

@@ -7,6 +7,7 @@ from callbacks.aiht import AIHT
 from callbacks.imp import IMP
 from callbacks.layer_by_layer import LayerByLayer
 from datamodules.planted import PlantedMLPDataModule
+from lightning_app.cli import fit
 from modules.sparse_mlp import SparseMLP
 
 QUIET = dict(
@@ -133,3 +134,9 @@ def figure1_point(m: int, s: int, num_layers: int = 1, **trainer_kwargs) -> floa
     )
     assert model.nnz() <= s
     return float(trainer.callback_metrics["val/psnr"])
+
+
+def run_fit(args: list[str]) -> list[dict]:
+    """``python cli.py fit …`` in this process (``args`` starts with "fit"); the results."""
+    assert args[0] == "fit"
+    return fit(args[1:])

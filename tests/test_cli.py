@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from pytorch_lightning import LightningDataModule
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from lightning_app.cli import SweepCLI
-from tests.helpers import imp_run
+from tests.helpers import imp_run, run_fit
 from tests.reference import spec_planted
 
 REQUIRED_KEYS = {
@@ -48,7 +48,7 @@ def fit(tmp_path: Path, *extra: str, mlist=("2", "5"), slist=("3", "2000"), n="5
         "0",
         *extra,
     ]
-    SweepCLI(args=args)
+    run_fit(args)
     return tmp_path
 
 
@@ -92,8 +92,8 @@ def test_finished_points_are_kept(tmp_path):
 
 def test_skipped_point_is_recorded(tmp_path):
     seed = next(q for q in range(50) if spec_planted(1, 1, q, 1, 1)[2][0] == 0)
-    SweepCLI(
-        args=[
+    run_fit(
+        [
             "fit",
             "--data",
             "datamodules.planted.PlantedMLPDataModule",
@@ -204,3 +204,22 @@ def test_unknown_keys_and_tasks_stop_with_their_name(tmp_path, args, message):
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).parents[1])
     assert done.returncode != 0
     assert message in done.stderr
+
+
+class PlainData(LightningDataModule):
+    """A datamodule without the task contract."""
+
+
+def test_a_datamodule_without_the_task_contract_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="TaskDataModule"):
+        run_fit(
+            [
+                "fit",
+                "--data=tests.test_cli.PlainData",
+                f"--trainer.default_root_dir={tmp_path}",
+                "--sweep.mlist",
+                "2",
+                "--sweep.slist",
+                "3",
+            ]
+        )

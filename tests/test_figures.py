@@ -15,7 +15,6 @@ from pytorch_lightning.loggers import TensorBoardLogger
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import cli
-from lightning_app.cli import SweepCLI
 from lightning_app.events import results_from_events
 from lightning_app.figures import export_figures, heatmap_main
 from lightning_app.heatmaps import (
@@ -26,6 +25,7 @@ from lightning_app.heatmaps import (
     save_task_figure,
 )
 from lightning_app.tables import build_table, build_tables
+from tests.helpers import run_fit
 
 MLIST, SLIST, SEEDS = [1, 2, 5], [10, 20], [0, 1]
 GRID_NAME = "hidden1_m[1, 2, 5]_s[10, 20]_seed[0, 1]_convexFalse_bs0_biasFalse_15epochs_.npy"
@@ -96,8 +96,8 @@ def same_tables(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> bool:
 def sweep(tmp_path_factory) -> tuple[Path, list[dict]]:
     """A real AIHT + IMP sweep on tiny planted data: its root and its result.json contents."""
     root = tmp_path_factory.mktemp("sweep")
-    SweepCLI(
-        args=[
+    run_fit(
+        [
             "fit",
             "--data",
             "datamodules.planted.PlantedMLPDataModule",

@@ -10,11 +10,12 @@ from pytorch_lightning import Callback, Trainer
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from callbacks.aiht import AIHT
+from datamodules.gaussian_columns import GaussianColumns
 from datamodules.gaussian_sparse import GaussianSparseDataModule
 from lightning_app.cli import SweepCLI
-from modules.gaussian_columns import GaussianColumns, SensingProduct
+from modules.sensing_product import SensingProduct
 from modules.sparse_mlp import SparseMLP
-from tests.helpers import QUIET
+from tests.helpers import QUIET, run_fit
 from tests.reference import spec_update
 
 
@@ -172,7 +173,7 @@ def test_recovers_x_star_through_the_sweep(tmp_path):
         f"--trainer.default_root_dir={tmp_path}",
         "--trainer.enable_progress_bar=false",
     ]
-    SweepCLI(args=args)
+    run_fit(args)
     rows = list(csv.DictReader((tmp_path / "results.csv").open()))
     assert [int(r["seed"]) for r in rows] == [0, 1, 2, 3, 4]
     for seed in range(5):
@@ -199,7 +200,7 @@ def test_gaussian_task_is_aiht_only(tmp_path):
         "2",
         f"--trainer.default_root_dir={tmp_path}",
     ]
-    cli = SweepCLI(args=args, run=False)
-    assert [p.method for p in cli.available] == ["aiht"]
-    assert [p.method for p, _ in cli.unavailable] == ["imp"]
-    assert "AIHT only" in cli.unavailable[0][1]
+    plan = SweepCLI(args).plan
+    assert [p.method for p in plan.available] == ["aiht"]
+    assert [p.method for p, _ in plan.unavailable] == ["imp"]
+    assert "AIHT only" in plan.unavailable[0][1]

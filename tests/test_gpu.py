@@ -5,8 +5,7 @@ import csv
 import pytest
 import torch
 
-from lightning_app.cli import SweepCLI
-from tests.helpers import PAPER_DB_TOLERANCE, RepeatedInputs, figure1_point, imp_run, tiny_run
+from tests.helpers import PAPER_DB_TOLERANCE, RepeatedInputs, figure1_point, imp_run, run_fit, tiny_run
 from tests.reference import dense_a, spec_gates, spec_update
 
 pytestmark = [
@@ -67,8 +66,8 @@ def test_cuda_imp_prunes_as_on_the_cpu():
 
 def test_gpu_sweep_workers_pinned_to_devices_match_the_cpu(tmp_path):
     def sweep(root, *extra):
-        SweepCLI(
-            args=[
+        run_fit(
+            [
                 "fit",
                 "--data=datamodules.planted.PlantedMLPDataModule",
                 "--data.nmeasurements=300",

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from datamodules.planted import PlantedMLPDataModule
-from lightning_app.errors import SkipPoint
+from datamodules.task import SkipPoint
 from modules.gates import random_gates
 from tests.reference import spec_gates, spec_planted
 

@@ -17,7 +17,6 @@ from datamodules.dataset_files import DatasetCorrupt, DatasetNotFound
 from datamodules.inr_cifar10 import INRCIFAR10DataModule
 from datamodules.inr_mnist import INRMNISTDataModule
 from datamodules.mnist import BinaryMNISTDataModule, MNISTDataModule
-from lightning_app.cli import SweepCLI
 from tests.fake_datasets import (
     CIFAR10_FILES,
     MNIST_FILES,
@@ -26,6 +25,7 @@ from tests.fake_datasets import (
     write_idx,
     write_mnist,
 )
+from tests.helpers import run_fit
 
 # Each digit appears 3 times in each file, shuffled: with 4 training images per digit, a digit's
 # training images span the train and test files.
@@ -318,8 +318,8 @@ def test_damaged_cifar10_fails_its_checksum(cifar, name):
 def test_inr_mnist_runs_through_the_cli(mnist):
     root, _, _ = mnist
     out = root / "runs"
-    SweepCLI(
-        args=[
+    run_fit(
+        [
             "fit",
             "--data=datamodules.inr_mnist.INRMNISTDataModule",
             f"--data.data_dir={root}",
@@ -343,8 +343,8 @@ def test_inr_mnist_runs_through_the_cli(mnist):
 def test_binary_mnist_accuracy_through_the_cli(mnist, method):
     root, _, _ = mnist
     out = root / "runs"
-    SweepCLI(
-        args=[
+    run_fit(
+        [
             "fit",
             "--data=datamodules.mnist.BinaryMNISTDataModule",
             f"--data.data_dir={root}",
@@ -377,8 +377,8 @@ def test_binary_mnist_accuracy_through_the_cli(mnist, method):
 def test_ten_class_mnist_with_cross_entropy_through_the_cli(mnist, method):
     root, _, _ = mnist
     out = root / "runs10"
-    SweepCLI(
-        args=[
+    run_fit(
+        [
             "fit",
             "--data=datamodules.mnist.MNISTDataModule",
             f"--data.data_dir={root}",

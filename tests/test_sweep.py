@@ -7,13 +7,15 @@ from pathlib import Path
 import pytest
 
 from lightning_app.cli import SweepCLI
+from lightning_app.point_run import PointRunner
+from tests.helpers import run_fit
 
 GRID = ["--sweep.mlist", "2", "5", "--sweep.slist", "3", "40", "--sweep.seedlist", "0", "1"]
 
 
 def sweep(root: Path, *extra: str) -> None:
-    SweepCLI(
-        args=[
+    run_fit(
+        [
             "fit",
             "--data",
             "datamodules.planted.PlantedMLPDataModule",
@@ -37,7 +39,7 @@ def table(root: Path) -> dict[tuple, float]:
 
 def count_jobs(monkeypatch, stop_after: int | None = None) -> list:
     calls = []
-    original = SweepCLI.run_job
+    original = PointRunner.run_job
 
     def run_job(self, points):
         if stop_after is not None and len(calls) == stop_after:
@@ -45,7 +47,7 @@ def count_jobs(monkeypatch, stop_after: int | None = None) -> list:
         calls.append(points)
         return original(self, points)
 
-    monkeypatch.setattr(SweepCLI, "run_job", run_job)
+    monkeypatch.setattr(PointRunner, "run_job", run_job)
     return calls
 
 
@@ -117,8 +119,8 @@ def test_panels_with_their_own_grids_and_overrides(tmp_path):
             },
         ]
     )
-    SweepCLI(
-        args=[
+    run_fit(
+        [
             "fit",
             "--data=datamodules.planted.PlantedMLPDataModule",
             "--data.nmeasurements=100",
@@ -155,14 +157,14 @@ PAPER_GRIDS = {  # figure: [(method, layers, len(mlist), len(slist))], from the 
 
 @pytest.mark.parametrize("figure", sorted(PAPER_GRIDS))
 def test_figure_configs_hold_the_papers_panels(figure):
-    cli = SweepCLI(args=["--config", f"configs/figure{figure}.yaml"], run=False)
-    panels = cli.available + [p for p, _ in cli.unavailable]
+    plan = SweepCLI(["--config", f"configs/figure{figure}.yaml"]).plan
+    panels = plan.available + [p for p, _ in plan.unavailable]
     got = sorted((p.method, p.num_layers, len(p.mlist), len(p.slist)) for p in panels)
     assert got == sorted(PAPER_GRIDS[figure])
-    assert cli.fit_config.sweep.seedlist == [0, 1, 2]
+    assert plan.config.sweep.seedlist == [0, 1, 2]
     expected_points = sum(
         m * s * 3
         for method, layers, m, s in PAPER_GRIDS[figure]
-        if (method, layers) in {(p.method, p.num_layers) for p in cli.available}
+        if (method, layers) in {(p.method, p.num_layers) for p in plan.available}
     )
-    assert len(cli.points) <= expected_points
+    assert len(plan.points) <= expected_points

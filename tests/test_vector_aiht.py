@@ -15,6 +15,7 @@ from callbacks.vector_aiht import initial_row, vector_step_size
 from callbacks.vector_selection import StreamingSelection
 from modules.sparse_mlp import SparseMLP
 from modules.vector_ops import gated_vector_product, unit_gradients, vector_loss
+from tests.helpers import run_fit
 from tests.reference_vector import ExactAccumulator, SketchAccumulator, spec_prediction, spec_vector_run
 from tests.vector_helpers import OneHotData, tiny_vector_run
 
@@ -211,10 +212,8 @@ def test_resume_from_checkpoint_ends_equal(tmp_path):
 
 
 def test_cli_links_output_dim_and_records_the_point(tmp_path):
-    from lightning_app.cli import SweepCLI
-
-    SweepCLI(
-        args=[
+    run_fit(
+        [
             "fit",
             "--data",
             "datamodules.planted.PlantedMLPDataModule",

@@ -1,0 +1,186 @@
+"""What a sweep runs, worked out from the parsed ``fit`` configuration: the panels with their own
+configurations (the config plus the panel's overrides), which panels can be built, the grid
+points, the configuration and objects of each point, and the settings recorded with its result."""
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from jsonargparse import Namespace
+from pytorch_lightning import LightningModule
+from pytorch_lightning.cli import LightningArgumentParser
+
+from callbacks.imp import IMP
+from datamodules.task import TaskDataModule
+from lightning_app.errors import NotAvailable
+from lightning_app.grid import GridPoint, Panel, check_panel, grid_points, requested_panels
+
+DEFAULT_ROOT = "runs"
+
+
+@dataclass
+class PointObjects:
+    """One point's datamodule and model, and the trainer settings and callbacks of its config."""
+
+    datamodule: TaskDataModule
+    model: LightningModule
+    trainer_settings: dict
+    user_callbacks: list
+
+
+class SweepPlan:
+    """The grid of ``config.sweep`` over the rest of ``config``.
+
+    ``parser`` is the parser that produced ``config``: it parses the panels' overrides and
+    instantiates each point's classes (its links set the model's input and output sizes from the
+    datamodule). A panel whose classes cannot be imported, or whose method cannot train its task,
+    is kept aside in ``unavailable`` with the reason; bad settings raise ``ValueError``.
+    """
+
+    def __init__(self, parser: LightningArgumentParser, config: Namespace) -> None:
+        self.parser, self.config = parser, config
+        sweep = config.sweep
+        if sweep.workers < 1:
+            raise ValueError(f"sweep.workers must be at least 1, got {sweep.workers}")
+        panels = requested_panels(sweep)
+        for panel in panels:
+            check_panel(panel)
+        IMP(targets=[1], **config.imp.as_dict())  # bad imp.* settings stop here
+        self.available: list[Panel] = []
+        self.unavailable: list[tuple[Panel, str]] = []
+        self.panel_configs: list[Namespace] = []
+        for panel in panels:
+            try:
+                panel_config = self._panel_config(panel)
+            except NotAvailable as reason:
+                self.unavailable.append((panel, str(reason)))
+                continue
+            self.available.append(panel)
+            self.panel_configs.append(panel_config)
+        tasks = [task_class(c).task_name for c in self.panel_configs]
+        self.points = grid_points(self.available, tasks, sweep.seedlist)
+
+    @property
+    def root(self) -> Path:
+        """The sweep's output folder."""
+        return Path(self.config.trainer.default_root_dir or DEFAULT_ROOT)
+
+    def save_config(self, path: Path) -> None:
+        self.parser.save(self.config, path, overwrite=True, skip_none=False, skip_check=True)
+
+    def panel_config(self, point: GridPoint) -> Namespace:
+        return self.panel_configs[point.panel]
+
+    def _panel_config(self, panel: Panel) -> Namespace:
+        """The config with the panel's overrides; NotAvailable if its objects cannot be built."""
+        config = self.config.clone()
+        if panel.overrides:
+            exit_on_error, self.parser.exit_on_error = self.parser.exit_on_error, False
+            try:
+                config = self.parser.parse_object(panel.overrides, cfg_base=config)
+            except Exception as exc:  # noqa: BLE001 - e.g. a class that does not exist
+                raise NotAvailable(f"its settings do not parse: {exc}") from None
+            finally:
+                self.parser.exit_on_error = exit_on_error
+        try:
+            self.instantiate(config, first_point(panel))
+        except ImportError as exc:
+            raise NotAvailable(str(exc)) from None
+        return config
+
+    def point_config(self, panel_config: Namespace, point: GridPoint) -> Namespace:
+        """The panel's config with the point's m, s, seed, depth and the model's network mode."""
+        config = panel_config.clone()
+        network = network_of(task_class(config), point.method)
+        data_args = config.data.init_args
+        for key, value in (
+            ("width", point.m),
+            ("sparsity", point.s),
+            ("seed", point.seed),
+            ("num_layers", point.num_layers),
+        ):
+            if key in data_args:
+                data_args[key] = value
+        config.model.width = point.m
+        config.model.seed = point.seed
+        config.model.num_layers = point.num_layers
+        config.model.network = network
+        return config
+
+    def objects(self, point: GridPoint) -> PointObjects:
+        """Fresh instances of the point's classes."""
+        return self.instantiate(self.panel_config(point), point)
+
+    def instantiate(self, panel_config: Namespace, point: GridPoint) -> PointObjects:
+        """Fresh instances of the classes of ``point`` under ``panel_config``."""
+        init = self.parser.instantiate_classes(self.point_config(panel_config, point))
+        settings = init.trainer.as_dict()
+        callbacks = settings.pop("callbacks", None) or []
+        return PointObjects(init.data, init.model, settings, list(callbacks))
+
+    def shared_trajectory(self, point: GridPoint) -> bool:
+        """One IMP trajectory serves every s where the data does not depend on s (SPEC §7)."""
+        config = self.panel_config(point)
+        return (
+            point.method == "imp"
+            and not task_class(config).data_depends_on_sparsity
+            and not (config.imp.retrain and config.imp.prune_iters == 0)
+        )
+
+    def base_result(self, point: GridPoint) -> dict:
+        """The settings a point's result records (a rerun must match them)."""
+        config = self.panel_config(point)
+        data_args = config.data.init_args
+        result = {
+            "task": point.task,
+            "method": point.method,
+            "num_layers": point.num_layers,
+            "m": point.m,
+            "s": point.s,
+            "seed": point.seed,
+            "metric_name": task_class(config).metric_name,
+            "epochs": config.trainer.max_epochs,
+            "batch_size": data_args.get("batch_size", 0),
+            "bias": bool(data_args.get("bias", False)),
+            "precision": str(
+                config.sweep.imp_precision if point.method == "imp" else config.trainer.precision
+            ),
+        }
+        if point.method == "imp":
+            result.update({f"imp_{k}": v for k, v in config.imp.as_dict().items()})
+        else:
+            result["convex"] = config.aiht.convex
+        return result
+
+
+def task_class(config: Namespace) -> type[TaskDataModule]:
+    """The datamodule class a config names; it must meet the task contract."""
+    data_class = _import_class(config.data.class_path)
+    if not (isinstance(data_class, type) and issubclass(data_class, TaskDataModule)):
+        raise ValueError(
+            f"data: {config.data.class_path} is not a task datamodule; subclass "
+            "datamodules.task.TaskDataModule (or datamodules.array_datamodule.ArrayDataModule for "
+            "data held as arrays) so that the sweep knows its task name and metric"
+        )
+    return data_class
+
+
+def _import_class(class_path: str) -> type:
+    module, _, name = class_path.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+def network_of(task: type[TaskDataModule], method: str) -> str:
+    """The model's mode: ``relu`` for IMP; for AIHT the task's network."""
+    if method == "imp":
+        if task.network != "gated":
+            raise NotAvailable(
+                f"the task's model ({task.network!r}) is trained by AIHT only, as in the paper"
+            )
+        return "relu"
+    return task.network
+
+
+def first_point(panel: Panel) -> GridPoint:
+    """A point of the panel, to check that its objects can be built."""
+    return GridPoint("", panel.method, panel.num_layers, panel.mlist[0], panel.slist[0], 0)
