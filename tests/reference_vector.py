@@ -3,7 +3,7 @@
 Dense per-unit matrices D_j X and P_j, numpy's global generator exactly as the SPEC words the
 start values, a Python dict for the kept set, every block processed (none skipped). The
 importance is pluggable: ``ExactAccumulator`` (a dense numpy vector) or ``SketchAccumulator``
-around the project's count sketch (tested on its own in test_count_sketch.py).
+around the tests' own numpy transcription of the paper's count sketch (tests/reference_sketch.py).
 """
 
 import math
@@ -11,7 +11,7 @@ import math
 import numpy as np
 import torch
 
-from callbacks.count_sketch import CountSketch, sketch_width
+from tests.reference_sketch import SpecSketch
 
 
 class ExactAccumulator:
@@ -28,13 +28,13 @@ class ExactAccumulator:
 
 class SketchAccumulator:
     def __init__(self, num_entries: int, budget: int) -> None:
-        self.sketch = CountSketch(num_entries, sketch_width(budget, num_entries))
+        self.sketch = SpecSketch(num_entries, budget)
 
     def add(self, idx: list[int], deltas: torch.Tensor) -> None:
-        self.sketch.add(self.sketch.locate(torch.tensor(idx)), deltas)
+        self.sketch.add(idx, deltas.numpy())
 
     def estimate(self, i: int) -> float:
-        return float(self.sketch.estimate(self.sketch.locate(torch.tensor([i])))[0])
+        return self.sketch.estimate(i)
 
 
 def spec_prediction(x, w1, w2, gates):
