@@ -14,8 +14,10 @@ B = [609478, 2949676, 2171464, 374849]
 SIGN_BLOCK = 100000
 
 
-def spec_hash(i: int, r: int) -> int:
-    """Row r's hash of flat index i: (a·i + b) mod 2³², then MurmurHash3's finaliser in 32 bits."""
+def spec_hash(i, r: int):
+    """Row r's hash of flat index i: (a·i + b) mod 2³², then MurmurHash3's finaliser in 32 bits.
+
+    ``i`` is a Python int or a numpy uint64 array (every product below stays under 2⁶⁴)."""
     h = (A[r] * i + B[r]) % 2**32
     h ^= h >> 16
     h = (h * 0x85EBCA6B) % 2**32
@@ -43,19 +45,31 @@ class SpecSketch:
         return spec_hash(i, r) % self.width
 
     def sign(self, i: int, r: int) -> int:
-        block = i // SIGN_BLOCK
-        if block not in self.sign_tables:
-            self.sign_tables[block] = spec_sign_table(block)
-        return int(self.sign_tables[block][i % SIGN_BLOCK, r])
+        return int(self.signs(np.array([i]), r)[0])
+
+    def cells(self, idx: np.ndarray, r: int) -> np.ndarray:
+        return (spec_hash(idx.astype(np.uint64), r) % self.width).astype(np.int64)
+
+    def signs(self, idx: np.ndarray, r: int) -> np.ndarray:
+        out = np.zeros(len(idx), dtype=np.int64)
+        for block in np.unique(idx // SIGN_BLOCK).tolist():
+            if block not in self.sign_tables:
+                self.sign_tables[block] = spec_sign_table(block)
+            chosen = idx // SIGN_BLOCK == block
+            out[chosen] = self.sign_tables[block][idx[chosen] % SIGN_BLOCK, r]
+        return out
 
     def add(self, idx: list[int], deltas: np.ndarray) -> None:
         """Adds sign·delta into each row's cell, in index order, as ``np.add.at``."""
+        idx = np.array(idx, dtype=np.int64)
         for r in range(4):
-            cells = [self.cell(i, r) for i in idx]
-            signs = np.array([self.sign(i, r) for i in idx])
-            np.add.at(self.table[r], cells, signs * deltas)
+            np.add.at(self.table[r], self.cells(idx, r), self.signs(idx, r) * deltas)
+
+    def estimates(self, idx: list[int]) -> np.ndarray:
+        """The median over the 4 rows of sign·cell, in float64."""
+        idx = np.array(idx, dtype=np.int64)
+        rows = [self.signs(idx, r) * self.table[r, self.cells(idx, r)].astype(np.float64) for r in range(4)]
+        return np.median(np.stack(rows), axis=0)
 
     def estimate(self, i: int) -> float:
-        """The median over the 4 rows of sign·cell, in float64."""
-        values = [self.sign(i, r) * np.float64(self.table[r, self.cell(i, r)]) for r in range(4)]
-        return float(np.median(np.array(values, dtype=np.float64)))
+        return float(self.estimates([i])[0])

@@ -22,8 +22,8 @@ class ExactAccumulator:
         for i, delta in zip(idx, deltas.tolist(), strict=True):
             self.total[i] += delta
 
-    def estimate(self, i: int) -> float:
-        return float(self.total[i])
+    def estimates(self, idx: list[int]) -> np.ndarray:
+        return self.total[idx]
 
 
 class SketchAccumulator:
@@ -33,8 +33,8 @@ class SketchAccumulator:
     def add(self, idx: list[int], deltas: torch.Tensor) -> None:
         self.sketch.add(idx, deltas.numpy())
 
-    def estimate(self, i: int) -> float:
-        return self.sketch.estimate(i)
+    def estimates(self, idx: list[int]) -> np.ndarray:
+        return self.sketch.estimates(idx)
 
 
 def spec_prediction(x, w1, w2, gates):
@@ -62,7 +62,7 @@ def spec_vector_update(x, b, w1, w2, gates, s, importance, initialise, crossentr
     else:
         alpha = 2.0 if s < 6 * m**0.536 else 0.005
     flat = torch.cat([w1.reshape(-1), w2.reshape(-1)])
-    kept = {i: float(flat[i]) for i in range(flat.numel()) if flat[i] != 0}
+    kept = {i: float(flat[i]) for i in flat.nonzero().squeeze(1).tolist()}
     for j in range(m):
         u1, u2 = w1[j].clone(), w2[j].clone()
         if initialise and not u1.any():
@@ -80,8 +80,10 @@ def spec_vector_update(x, b, w1, w2, gates, s, importance, initialise, crossentr
                 if i in kept or value != 0:
                     kept[i] = value
             if len(kept) > s:
-                ranked = sorted(kept, key=lambda i: (abs(importance.estimate(i)), i), reverse=True)
-                kept = {i: kept[i] for i in ranked[:s]}
+                entries = list(kept)
+                magnitudes = np.abs(importance.estimates(entries)).tolist()
+                ranked = sorted(zip(magnitudes, entries, strict=True), reverse=True)  # ties: larger index
+                kept = {i: kept[i] for _, i in ranked[:s]}
     out = torch.zeros_like(flat)
     for i, value in kept.items():
         out[i] = value
