@@ -2,7 +2,13 @@
 
 D_j = diag(1[X h_j > 0]). A weight matrix W (m × d, row j = unit j) stands for the
 unit-major vector w, so A w = sum_j D_j X w_j and (A^T r)_j = X^T D_j r.
+
+Units whose gates open on the same examples get bitwise-equal gradient rows, as the paper's
+per-unit computation gives them, so that the top-s selection's tie rule (SPEC §8), not the
+order in which a matrix product happened to sum them, decides which of them is kept.
 """
+
+import math
 
 import torch
 from torch import Tensor
@@ -35,28 +41,69 @@ def gated_product(x: Tensor, weight: Tensor, gates: Tensor | None) -> Tensor:
     return both[:, :k].mul_(both[:, k:] > 0).sum(1)
 
 
+def word_bits(dtype: torch.dtype) -> int:
+    """How many gate bits one float word of ``dtype`` holds as an exact integer: a sum of distinct
+    powers 2^0 … 2^(bits−1) is exact in any order (53 for float64, 24 for float32)."""
+    return round(-math.log2(torch.finfo(dtype).eps)) + 1
+
+
 def gated_gradient(x: Tensor, r: Tensor, gates: Tensor, memory_mb: float = 32.0) -> Tensor:
     """A^T r as an m × d matrix: row j is X^T (1[X h_j > 0] ∘ r).
 
-    Units with zero gates are closed on every example, so their rows are zero and skipped.
-    The examples go in chunks so that at most ``memory_mb`` of gate patterns exist at once;
-    small chunks also keep the masking pass in cache, which makes the whole thing about as
-    fast as the two bare products.
+    Rows of units whose masked residuals 1[X h_j > 0] ∘ r are equal (gates open on the same
+    examples, up to examples where r = 0) are bitwise equal, as a per-unit computation gives
+    them: a matrix product may sum rows in different tiles in different orders, so each such
+    group takes the row computed for its first unit. Units with zero gates are closed on every
+    example; their rows are zero and skipped.
     """
     grad = torch.zeros_like(gates)
     units = nonzero_rows(gates)
     if units.numel() == 0:
         return grad
-    open_gates = gates[units]
-    block = torch.zeros_like(open_gates)
-    step = chunk_rows(units.numel(), x.element_size(), memory_mb)
-    for start in range(0, x.shape[0], step):
-        xs = x[start : start + step]
-        pattern = xs @ open_gates.T
-        pattern.gt_(0).mul_(r[start : start + step].unsqueeze(1))
-        block.addmm_(pattern.T, xs)
-    grad[units] = block
+    distinct_gates, gate_of = torch.unique(gates[units], dim=0, return_inverse=True)
+    grad[units] = _distinct_pattern_rows(x, r, distinct_gates, memory_mb)[gate_of]
     return grad
+
+
+def _distinct_pattern_rows(x: Tensor, r: Tensor, gates: Tensor, memory_mb: float) -> Tensor:
+    """X^T (1[X h_j > 0] ∘ r) for every row h_j of ``gates``, one value per distinct 1[X h_j > 0] ∘ r.
+
+    The examples go in chunks so that at most ``memory_mb`` of gate patterns exist at once
+    (small chunks also keep the pass in cache). Each chunk's patterns give both the gradient
+    block (pattern^T (r ∘ X): multiplying r into X instead of into the patterns saves a pass
+    over them) and the patterns' keys: the open examples with r ≠ 0 as bits, packed into
+    exact integers held in floats by a product with powers of two.
+    """
+    n, units = x.shape[0], gates.shape[0]
+    bits = word_bits(x.dtype)
+    place = 2.0 ** torch.arange(bits, dtype=x.dtype, device=x.device)
+    weights = place.repeat(-(-n // bits))[:n] * (r != 0)
+    keys = x.new_empty(-(-n // bits), units)
+    block = x.new_zeros(units, x.shape[1])
+    step = max(1, chunk_rows(units, x.element_size(), memory_mb) // bits) * bits
+    for start in range(0, n, step):
+        xs = x[start : start + step]
+        pattern = (xs @ gates.T).gt_(0)
+        block.addmm_(pattern.T, xs * r[start : start + step, None])
+        _pack(pattern, weights[start : start + step], bits, keys[start // bits :])
+    groups, group_of = torch.unique(keys, dim=1, return_inverse=True)
+    if groups.shape[1] == units:
+        return block
+    unit = torch.arange(units, device=x.device)
+    first = torch.full((groups.shape[1],), units, device=x.device).scatter_reduce_(0, group_of, unit, "amin")
+    return block[first[group_of]]
+
+
+def _pack(pattern: Tensor, weights: Tensor, bits: int, words: Tensor) -> None:
+    """Write into the rows of ``words`` the sums of ``weights`` over each run of ``bits`` rows of
+    ``pattern`` (0/1): one row per word, the last one possibly shorter."""
+    rows, units = pattern.shape
+    full = rows // bits
+    if full:
+        packed = weights[: full * bits].view(full, 1, bits) @ pattern[: full * bits].view(full, bits, units)
+        words[:full] = packed.squeeze(1)
+    if rows > full * bits:
+        words[full] = weights[full * bits :] @ pattern[full * bits :]
 
 
 class GatedProduct(torch.autograd.Function):
