@@ -15,6 +15,8 @@ from torch import Tensor
 
 from modules.support_columns import SupportColumns
 
+ROW_HASH_STEP = -7046029254386353131  # 0x9E3779B97F4A7C15 as a signed int64: steps the row hash's multipliers
+
 
 def nonzero_rows(mat: Tensor) -> Tensor:
     """Indices of the rows of ``mat`` that hold at least one nonzero."""
@@ -50,60 +52,80 @@ def word_bits(dtype: torch.dtype) -> int:
 def gated_gradient(x: Tensor, r: Tensor, gates: Tensor, memory_mb: float = 32.0) -> Tensor:
     """A^T r as an m × d matrix: row j is X^T (1[X h_j > 0] ∘ r).
 
-    Rows of units whose masked residuals 1[X h_j > 0] ∘ r are equal (gates open on the same
-    examples, up to examples where r = 0) are bitwise equal, as a per-unit computation gives
-    them: a matrix product may sum rows in different tiles in different orders, so each such
-    group takes the row computed for its first unit. Units with zero gates are closed on every
-    example; their rows are zero and skipped.
+    Units whose masked residuals 1[X h_j > 0] ∘ r are equal (gates open on the same examples,
+    up to examples where r = 0) get bitwise-equal rows, as a per-unit computation gives them:
+    a matrix product may sum rows that fall in different tiles in different orders, so each
+    such group takes the row computed for its first unit. Units with zero gates are closed on
+    every example; their rows are zero and skipped.
     """
     grad = torch.zeros_like(gates)
     units = nonzero_rows(gates)
     if units.numel() == 0:
         return grad
-    distinct_gates, gate_of = torch.unique(gates[units], dim=0, return_inverse=True)
-    grad[units] = _distinct_pattern_rows(x, r, distinct_gates, memory_mb)[gate_of]
+    block, patterns = _rows_and_patterns(x, r, gates[units], memory_mb)
+    first = first_equal_row(patterns)
+    grad[units] = block if torch.equal(first, torch.arange(units.numel(), device=x.device)) else block[first]
     return grad
 
 
-def _distinct_pattern_rows(x: Tensor, r: Tensor, gates: Tensor, memory_mb: float) -> Tensor:
-    """X^T (1[X h_j > 0] ∘ r) for every row h_j of ``gates``, one value per distinct 1[X h_j > 0] ∘ r.
+def _rows_and_patterns(x: Tensor, r: Tensor, gates: Tensor, memory_mb: float) -> tuple[Tensor, Tensor]:
+    """X^T (1[X h_j > 0] ∘ r) for each row h_j of ``gates``, and that vector's support as bits:
+    row j of the int64 patterns holds word w = sum of 2^b over the examples k = w·bits + b where
+    unit j is open and r_k ≠ 0 (``bits`` from ``word_bits``).
 
     The examples go in chunks so that at most ``memory_mb`` of gate patterns exist at once
-    (small chunks also keep the pass in cache). Each chunk's patterns give both the gradient
-    block (pattern^T (r ∘ X): multiplying r into X instead of into the patterns saves a pass
-    over them) and the patterns' keys: the open examples with r ≠ 0 as bits, packed into
-    exact integers held in floats by a product with powers of two.
+    (small chunks also keep the pass in cache). r is multiplied into X, not into the patterns,
+    which saves a pass over them; a product with powers of two packs them into words exactly.
     """
     n, units = x.shape[0], gates.shape[0]
     bits = word_bits(x.dtype)
     place = 2.0 ** torch.arange(bits, dtype=x.dtype, device=x.device)
     weights = place.repeat(-(-n // bits))[:n] * (r != 0)
-    keys = x.new_empty(-(-n // bits), units)
+    patterns = torch.empty(units, -(-n // bits), dtype=torch.int64, device=x.device)
     block = x.new_zeros(units, x.shape[1])
     step = max(1, chunk_rows(units, x.element_size(), memory_mb) // bits) * bits
     for start in range(0, n, step):
         xs = x[start : start + step]
         pattern = (xs @ gates.T).gt_(0)
         block.addmm_(pattern.T, xs * r[start : start + step, None])
-        _pack(pattern, weights[start : start + step], bits, keys[start // bits :])
-    groups, group_of = torch.unique(keys, dim=1, return_inverse=True)
-    if groups.shape[1] == units:
-        return block
-    unit = torch.arange(units, device=x.device)
-    first = torch.full((groups.shape[1],), units, device=x.device).scatter_reduce_(0, group_of, unit, "amin")
-    return block[first[group_of]]
+        words = _pack(pattern, weights[start : start + step], bits)
+        patterns[:, start // bits : start // bits + words.shape[0]] = words.T
+    return block, patterns
 
 
-def _pack(pattern: Tensor, weights: Tensor, bits: int, words: Tensor) -> None:
-    """Write into the rows of ``words`` the sums of ``weights`` over each run of ``bits`` rows of
-    ``pattern`` (0/1): one row per word, the last one possibly shorter."""
+def _pack(pattern: Tensor, weights: Tensor, bits: int) -> Tensor:
+    """Sums of ``weights`` over each run of ``bits`` rows of ``pattern`` (0/1), the last run
+    possibly shorter: one row per run."""
     rows, units = pattern.shape
-    full = rows // bits
-    if full:
-        packed = weights[: full * bits].view(full, 1, bits) @ pattern[: full * bits].view(full, bits, units)
-        words[:full] = packed.squeeze(1)
-    if rows > full * bits:
-        words[full] = weights[full * bits :] @ pattern[full * bits :]
+    full = rows // bits * bits
+    runs = pattern[:full].view(full // bits, bits, units)
+    words = (weights[:full].view(full // bits, 1, bits) @ runs).squeeze(1)
+    if rows > full:
+        words = torch.cat([words, (weights[full:] @ pattern[full:]).unsqueeze(0)])
+    return words
+
+
+def first_equal_row(rows: Tensor) -> Tensor:
+    """For each row of the int64 matrix ``rows``, the index of the first row equal to it.
+
+    Rows are grouped by a hash (integer arithmetic, wrapping, so it does not depend on the
+    order of the sums) and the grouping is checked exactly; on a collision they are sorted.
+    """
+    multipliers = torch.arange(rows.shape[1], dtype=torch.int64, device=rows.device)
+    multipliers = multipliers.mul_(ROW_HASH_STEP).add_(ROW_HASH_STEP).bitwise_or_(1)
+    _, group = torch.unique((rows * multipliers).sum(1), return_inverse=True)
+    first = _first_of_group(group)
+    if not torch.equal(rows[first], rows):
+        _, group = torch.unique(rows, dim=0, return_inverse=True)
+        first = _first_of_group(group)
+    return first
+
+
+def _first_of_group(group: Tensor) -> Tensor:
+    """For each entry, the first index whose group number is the same."""
+    index = torch.arange(group.numel(), device=group.device)
+    first = torch.full_like(index, group.numel()).scatter_reduce_(0, group, index, "amin")
+    return first[group]
 
 
 class GatedProduct(torch.autograd.Function):

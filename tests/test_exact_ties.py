@@ -8,7 +8,7 @@ import torch
 
 import callbacks.aiht
 from callbacks.aiht import top_s_nonzero
-from modules.gated_ops import gated_gradient
+from modules.gated_ops import ROW_HASH_STEP, first_equal_row, gated_gradient
 from tests.helpers import tiny_run
 
 SIZES = [(50, 3, 9), (333, 17, 13), (1000, 17, 101), (2000, 100, 29), (700, 100, 101), (4001, 5, 500)]
@@ -120,3 +120,29 @@ def test_planted_point_ties_every_pattern_group(monkeypatch):
                 if free.numel() > 1:
                     assert (magnitude[free, i] == magnitude[free[0], i]).all(), (k, i, free.tolist())
     assert groups_checked > 0
+
+
+def plain_first_equal(rows: torch.Tensor) -> list[int]:
+    return [next(j for j in range(i + 1) if torch.equal(rows[j], rows[i])) for i in range(rows.shape[0])]
+
+
+def test_first_equal_row_groups_exactly():
+    generator = torch.Generator().manual_seed(2)
+    distinct = torch.randint(0, 2**53, (7, 40), generator=generator)
+    distinct[3, :-1] = distinct[2, :-1]  # differs from row 2 in its last word only
+    rows = distinct[torch.randint(0, 7, (60,), generator=generator)]
+    assert first_equal_row(rows).tolist() == plain_first_equal(rows)
+
+
+def test_first_equal_row_survives_a_hash_collision():
+    """Two different rows built to have the same hash sum: the exact check must split them."""
+    wrap = 2**64
+
+    def multiplier(w: int) -> int:
+        value = ((w * ROW_HASH_STEP + ROW_HASH_STEP) % wrap) | 1
+        return value - wrap if value >= 2**63 else value
+
+    m0, m1 = multiplier(0), multiplier(1)
+    rows = torch.tensor([[0, 0], [m1, -m0], [0, 0], [m1, -m0]])
+    assert (m1 * m0 + -m0 * m1) % wrap == (0 * m0 + 0 * m1) % wrap  # one hash sum for both
+    assert first_equal_row(rows).tolist() == [0, 1, 0, 1]
