@@ -81,16 +81,17 @@ def _rows_and_patterns(x: Tensor, r: Tensor, gates: Tensor, memory_mb: float) ->
     bits = word_bits(x.dtype)
     place = 2.0 ** torch.arange(bits, dtype=x.dtype, device=x.device)
     weights = place.repeat(-(-n // bits))[:n] * (r != 0)
-    patterns = torch.empty(units, -(-n // bits), dtype=torch.int64, device=x.device)
+    patterns = torch.empty(-(-n // bits), units, dtype=torch.int64, device=x.device)  # word-major
     block = x.new_zeros(units, x.shape[1])
     step = max(1, chunk_rows(units, x.element_size(), memory_mb) // bits) * bits
+    scaled = x.new_empty(min(step, n), x.shape[1])
     for start in range(0, n, step):
         xs = x[start : start + step]
         pattern = (xs @ gates.T).gt_(0)
-        block.addmm_(pattern.T, xs * r[start : start + step, None])
+        block.addmm_(pattern.T, torch.mul(xs, r[start : start + step, None], out=scaled[: xs.shape[0]]))
         words = _pack(pattern, weights[start : start + step], bits)
-        patterns[:, start // bits : start // bits + words.shape[0]] = words.T
-    return block, patterns
+        patterns[start // bits : start // bits + words.shape[0]] = words
+    return block, patterns.T
 
 
 def _pack(pattern: Tensor, weights: Tensor, bits: int) -> Tensor:
@@ -109,13 +110,15 @@ def first_equal_row(rows: Tensor) -> Tensor:
     """For each row of the int64 matrix ``rows``, the index of the first row equal to it.
 
     Rows are grouped by a hash (integer arithmetic, wrapping, so it does not depend on the
-    order of the sums) and the grouping is checked exactly; on a collision they are sorted.
+    order of the sums); rows put with another are compared with it exactly, and on a
+    collision all rows are sorted instead.
     """
     multipliers = torch.arange(rows.shape[1], dtype=torch.int64, device=rows.device)
     multipliers = multipliers.mul_(ROW_HASH_STEP).add_(ROW_HASH_STEP).bitwise_or_(1)
     _, group = torch.unique((rows * multipliers).sum(1), return_inverse=True)
     first = _first_of_group(group)
-    if not torch.equal(rows[first], rows):
+    merged = (first != torch.arange(first.numel(), device=first.device)).nonzero().squeeze(1)
+    if not torch.equal(rows[merged], rows[first[merged]]):
         _, group = torch.unique(rows, dim=0, return_inverse=True)
         first = _first_of_group(group)
     return first
