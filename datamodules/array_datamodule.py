@@ -30,6 +30,10 @@ class ArrayDataModule(LightningDataModule):
     input_dim = 0
     output_dim = 1
     max_label = 1.0
+    # The paper's IMP loaders (SPEC §5): full batch unshuffled (INR: shuffled); measured on the
+    # unshuffled evaluation loader.
+    imp_shuffles_full_batch = False
+    imp_measures_on_training_loader = False
 
     def __init__(
         self,

@@ -35,6 +35,7 @@ class INRCIFAR10DataModule(ArrayDataModule):
     task_name = "inr_cifar10"
     metric_name = "psnr"
     input_dim = FOURIER_FEATURES
+    imp_shuffles_full_batch = True  # the paper's INR training loader shuffles even its one batch
 
     def __init__(
         self,

@@ -39,6 +39,7 @@ class INRMNISTDataModule(ArrayDataModule):
     task_name = "inr_mnist"
     metric_name = "psnr"
     input_dim = FOURIER_FEATURES
+    imp_shuffles_full_batch = True  # the paper's INR training loader shuffles even its one batch
 
     def __init__(
         self,

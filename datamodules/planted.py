@@ -77,6 +77,9 @@ class PlantedMLPDataModule(LightningDataModule):
     task_name = "mlp_planted"
     metric_name = "psnr"
     data_depends_on_sparsity = True  # the planted network has s nonzeros: IMP runs once per s
+    # The paper's IMP loaders (SPEC §5): full batch unshuffled; measured on the training loader itself.
+    imp_shuffles_full_batch = False
+    imp_measures_on_training_loader = True
 
     def __init__(
         self,
