@@ -179,11 +179,13 @@ def paper_imp(
             evaluate = paper_accuracy
         else:
             evaluate = lambda model, loader: paper_psnr(model, loader, max_label)  # noqa: E731
-        model = PaperMLP(x.shape[1], m, 1 if y.dim() == 1 else y.shape[1], num_layers, seed)
         loss_fn = torch.nn.CrossEntropyLoss() if crossentropy else torch.nn.MSELoss()
-        optimizer = torch.optim.Adam(model.parameters(), lr=0.001)
 
-        def train_and_prune(keep):
+        def initialize():
+            model = PaperMLP(x.shape[1], m, 1 if y.dim() == 1 else y.shape[1], num_layers, seed)
+            return model, torch.optim.Adam(model.parameters(), lr=0.001)
+
+        def train_and_prune(model, optimizer, keep):
             loader = train_loader
             if len(train_loader) <= 100:
                 batches = iter(train_loader)
@@ -201,6 +203,16 @@ def paper_imp(
             model.prune_to(keep)
 
         targets = sorted(targets)
+        if prune_iters == 0:  # train once per target, from a fresh network (reseeded), pruned to it
+            counts, results = [], {}
+            for s in reversed(targets):
+                model, optimizer = initialize()
+                train_and_prune(model, optimizer, s)
+                results[s] = evaluate(model, test_loader)
+                counts.append(model.nonzeros())
+            masks = [fc.weight_mask for fc, _ in model.to_prune()]
+            return {"counts": counts, "results": results, "masks": masks}
+        model, optimizer = initialize()
         if prune_iters < 1:
             fraction = prune_iters
         else:
@@ -215,7 +227,7 @@ def paper_imp(
                     state[name + "_orig"] = w
                 model.load_state_dict(state)
                 optimizer = torch.optim.Adam(model.parameters(), lr=0.001)
-            train_and_prune(keep)
+            train_and_prune(model, optimizer, keep)
             metric = evaluate(model, test_loader)
             before, nonzeros = nonzeros, model.nonzeros()
             if nonzeros >= before and nonzeros > targets[0]:

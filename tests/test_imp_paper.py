@@ -149,3 +149,27 @@ def test_the_ranking_is_the_trained_weights_then_the_last_forwards():
     for ranking, same in (("paper", True), ("trained", False), ("last_forward", False)):
         masks = spec_imp(dm.x, dm.y, m=50, seed=0, epochs=3, targets=[4000], ranking=ranking)["masks"]
         assert all(torch.equal(a, b) for a, b in zip(masks, ref["masks"], strict=True)) == same
+
+
+def test_prune_straight_to_each_target_equals_the_papers_computation(tmp_path):
+    """prune_iters 0: the paper trains a fresh network per target (reseeded, so the same draws)
+    and prunes it straight to s; one training here, pruned to each s in turn."""
+    dm = planted(4, 10, 60, batch_size=16)
+    model, imp, _ = project_imp(dm, 4, 0, 3, [10], prune_iters=0)
+    assert_same_as_paper(
+        model,
+        imp,
+        None,
+        paper_imp(dm.x, dm.y, 4, 0, 3, [10], batch_size=16, max_label=dm.max_label, prune_iters=0),
+    )
+    labels = [digit for digit in range(10) for _ in range(6)]
+    write_mnist(tmp_path, labels, labels, seed=4)
+    dm = MNISTDataModule(
+        seed=1, data_dir=str(tmp_path), download=False, batch_size=8, train_per_class=4, test_per_class=2
+    )
+    model, imp, _ = project_imp(dm, 3, 1, 2, [300, 1000, 2000], loss="crossentropy", prune_iters=0)
+    ref = paper_imp(
+        dm.x_train, dm.y_train, 3, 1, 2, [300, 1000, 2000], batch_size=8, eval_data=(dm.x_val, dm.y_val),
+        crossentropy=True, prune_iters=0,
+    )  # fmt: skip
+    assert_same_as_paper(model, imp, None, ref)

@@ -5,7 +5,10 @@ import pytest
 import torch
 
 import callbacks.aiht
+from datamodules.planted import PlantedMLPDataModule
 from tests.helpers import PAPER_DB_TOLERANCE, figure1_point
+from tests.imp_paper_helpers import assert_same_as_paper, project_imp
+from tests.reference_imp import paper_imp
 
 
 def test_two_hidden_layers_m50_s200_gives_the_papers_number():
@@ -36,3 +39,15 @@ def test_m100_s100_gives_the_papers_number_when_its_one_tie_goes_the_papers_way(
 def test_m100_s100_with_our_tie_rule():
     # A plain numpy run of SPEC §2 with the same rule (np.argsort(|t|, kind="stable")[-s:]) gives 29.8728.
     assert figure1_point(100, 100) == pytest.approx(29.873, abs=0.001)
+
+
+@pytest.mark.slow
+def test_imp_m100_s100_equals_the_plain_paper_way_reference():
+    """SPEC §8's IMP point (n=50000, d=100, m=100, s=100, seed 0, 15 epochs, full batch, float32),
+    44 rounds: the project's value equals the paper-way reference's bit for bit (6.84 dB is only
+    its two-decimal value)."""
+    dm = PlantedMLPDataModule(width=100, sparsity=100, seed=0, nmeasurements=50000, input_dim=100)
+    model, imp, batches = project_imp(dm, 100, 0, 15, [100])
+    ref = paper_imp(dm.x, dm.y, 100, 0, 15, [100], max_label=dm.max_label)
+    assert_same_as_paper(model, imp, batches, ref)
+    assert round(imp.results[100]["metric"], 2) == 6.84
