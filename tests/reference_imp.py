@@ -11,7 +11,7 @@ import math
 import numpy as np
 import torch
 from torch.nn.utils import prune
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader, Dataset
 
 
 def spec_imp(
@@ -84,6 +84,27 @@ def spec_imp(
     if retrain:
         results = {s: psnr(train_round(masks)[0], masks) for s in results}
     return {"counts": counts, "results": results, "masks": masks}
+
+
+class Examples(Dataset):
+    """(x[i], y[i]) one by one, as the paper's datasets give them; a batch of indices is gathered
+    at once (the same numbers a stack of the rows gives, without 50000 Python calls a pass)."""
+
+    def __init__(self, x, y) -> None:
+        self.x, self.y = x, y
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, i):
+        return self.x[i], self.y[i]
+
+    def __getitems__(self, indices):
+        return self.x[indices], self.y[indices]
+
+
+def paper_loader(x, y, batch_size: int, shuffle: bool) -> DataLoader:
+    return DataLoader(Examples(x, y), batch_size=batch_size, shuffle=shuffle, collate_fn=lambda batch: batch)
 
 
 class PaperMLP(torch.nn.Module):
@@ -170,11 +191,11 @@ def paper_imp(
         n = len(x)
         size = batch_size or n
         shuffle = bool(batch_size) or shuffle_full_batch
-        train_loader = DataLoader(TensorDataset(x, y), batch_size=size, shuffle=shuffle)
+        train_loader = paper_loader(x, y, size, shuffle)
         if eval_data is None:
             test_loader = train_loader
         else:
-            test_loader = DataLoader(TensorDataset(*eval_data), batch_size=size, shuffle=False)
+            test_loader = paper_loader(*eval_data, size, shuffle=False)
         if eval_data is not None and max_label is None:
             evaluate = paper_accuracy
         else:

@@ -14,7 +14,7 @@ from datamodules.mnist import MNISTDataModule
 from datamodules.planted import PlantedMLPDataModule
 from tests.fake_datasets import write_mnist
 from tests.imp_paper_helpers import assert_same_as_paper, project_imp
-from tests.reference_imp import paper_imp, spec_imp
+from tests.reference_imp import paper_imp, paper_loader, spec_imp
 
 
 def test_stream_replays_the_passes_of_torch_dataloaders():
@@ -173,3 +173,16 @@ def test_prune_straight_to_each_target_equals_the_papers_computation(tmp_path):
         crossentropy=True, prune_iters=0,
     )  # fmt: skip
     assert_same_as_paper(model, imp, None, ref)
+
+
+def test_the_references_loader_gives_a_tensor_datasets_batches():
+    """The reference gathers a batch by indexing; a DataLoader over a TensorDataset stacks rows."""
+    x, y = torch.randn(23, 3), torch.randn(23)
+    passes = []
+    for loader in (paper_loader, lambda x, y, b, s: DataLoader(TensorDataset(x, y), batch_size=b, shuffle=s)):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            passes.append([b for shuffle in (True, False, True) for b in loader(x, y, 5, shuffle)])
+    assert len(passes[0]) == len(passes[1]) == 15
+    for (xa, ya), (xb, yb) in zip(*passes, strict=True):
+        assert torch.equal(xa, xb) and torch.equal(ya, yb)
