@@ -7,8 +7,8 @@ import pytest
 from datamodules.planted import PlantedMLPDataModule
 from tests.helpers import figure1_point
 from tests.imp_paper_helpers import assert_same_as_paper, project_imp
-from tests.reference_imp import paper_imp
 from tests.reference import spec_gates, spec_planted
+from tests.reference_imp import paper_imp
 from tests.reference_units import full_batch_psnr
 
 
