@@ -1,5 +1,7 @@
 """The command line: ``fit`` parses a figure's configuration with LightningCLI and runs its grid;
 ``heatmap`` rebuilds a finished sweep's tables and figures from its TensorBoard events.
+``fit`` exits with status 1 when a point failed, 0 when every point is done, diverged or skipped,
+and with a message naming the setting when the settings are refused.
 
 ``SweepCLI`` is the LightningCLI subclass that states every setting (the Trainer's, the model's,
 the datamodule's by class path, and the ``sweep``, ``aiht`` and ``imp`` groups) and links the
@@ -152,9 +154,11 @@ def main(argv: list[str] | None = None) -> None:
         heatmap_main(rest)
     elif command == "fit":
         try:
-            fit(rest)
+            results = fit(rest)
         except ValueError as exc:  # bad settings: the message names the setting and what to do
             sys.exit(f"error: {exc}")
+        if any(r.get("status") == "failed" for r in results):
+            sys.exit(1)  # the summary that run_sweep logged lists the failed points
     else:
         print(USAGE, file=sys.stderr if command not in ("-h", "--help") else sys.stdout, end="")
         sys.exit(0 if command in ("-h", "--help") else 2)

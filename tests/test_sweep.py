@@ -139,7 +139,7 @@ def test_panels_with_their_own_grids_and_overrides(tmp_path):
 
 def test_done_points_with_other_settings_stop_the_sweep(tmp_path):
     sweep(tmp_path, "--sweep.method", "aiht")
-    with pytest.raises(ValueError, match="epochs=3, but this sweep has epochs=4"):
+    with pytest.raises(ValueError, match="trainer.max_epochs: 3 → 4"):
         sweep(tmp_path, "--sweep.method", "aiht", "--trainer.max_epochs=4")
     sweep(tmp_path, "--sweep.method", "aiht", "--trainer.max_epochs=4", "--sweep.overwrite=true")
     rows = list(csv.DictReader((tmp_path / "results.csv").open()))
