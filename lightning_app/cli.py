@@ -14,12 +14,14 @@ import sys
 import warnings
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 
 from pytorch_lightning import LightningDataModule
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 
 from callbacks.aiht import AIHT
 from callbacks.imp import IMP
+from lightning_app.errors import SettingsError
 from lightning_app.grid import GridPoint
 from lightning_app.plan import SweepPlan
 from lightning_app.point_run import PointRunner
@@ -139,8 +141,21 @@ def worker_runner(args: list[str], device: int | None) -> Callable[[list[GridPoi
     return PointRunner(SweepCLI(args).plan, device=device, progress_bar=False).run_job
 
 
+def _check_config_files(args: list[str]) -> None:
+    """An empty ``--config`` file is named here (the parser's own message does not name it)."""
+    for i, arg in enumerate(args):
+        path = arg.removeprefix("--config=") if arg.startswith("--config=") else None
+        if arg == "--config" and i + 1 < len(args):
+            path = args[i + 1]
+        if path and Path(path).is_file() and not Path(path).read_bytes().strip():
+            raise SettingsError(
+                f"--config {path} is empty: give a YAML config (e.g. configs/quickstart.yaml)"
+            )
+
+
 def fit(args: list[str]) -> list[dict]:
     """``cli.py fit ARGS``: runs the grid ARGS configure and returns every point's result."""
+    _check_config_files(args)
     cli = SweepCLI(args)
     return run_sweep(cli.plan, partial(worker_runner, list(args)))
 

@@ -94,6 +94,8 @@ def _scalar(value) -> float:
 def load_events(path: Path) -> tuple[list[event_pb2.Event], str | None]:
     """The events of one file in order, and why the file is damaged (None if it is whole)."""
     size, offset, events = Path(path).stat().st_size, 0, []
+    if size == 0:
+        return events, "it is empty"
     for record in event_file_loader.RawEventFileLoader(str(path)).Load():
         try:
             events.append(event_pb2.Event.FromString(record))

@@ -68,7 +68,7 @@ def run_grid(
             metric = result.get("metric")
             shown = f"{metric:.4g}" if isinstance(metric, float) else str(metric)
             line = f"{p.folder}: {result['status']} {result.get('metric_name')}={shown} ({wall_s:.1f} s)"
-            if result["status"] == "diverged":
+            if result["status"] in ("diverged", "failed"):
                 line += f": {result['error']}"
             say(line)
         bar.update(len(todo))

@@ -12,6 +12,7 @@ from jsonargparse import Namespace
 from pytorch_lightning import LightningModule
 from pytorch_lightning.cli import LightningArgumentParser
 
+from callbacks.aiht import AIHT
 from callbacks.imp import IMP
 from datamodules.task import TaskDataModule
 from lightning_app.checks import check_panel_settings, unified_precision
@@ -50,6 +51,7 @@ class SweepPlan:
         for panel in panels:
             check_panel(panel)
         IMP(targets=[1], **config.imp.as_dict())  # bad imp.* settings stop here
+        AIHT(sparsity=1, **config.aiht.as_dict())  # and bad aiht.* settings
         self.available: list[Panel] = []
         self.unavailable: list[tuple[Panel, str]] = []
         self.panel_configs: list[Namespace] = []
