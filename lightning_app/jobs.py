@@ -60,10 +60,10 @@ def run_grid(
         wall_s = round(time.perf_counter() - start, 3)
         for p in todo:
             result = {**base_result(p), **outcome[p], "wall_s": wall_s}
+            if on_result is not None:  # before result.json: a kill in between runs the point again
+                on_result(p, result)
             write_result(root / p.folder, result)
             results[p] = result
-            if on_result is not None:
-                on_result(p, result)
             tally[result["status"]] += 1
             metric = result.get("metric")
             shown = f"{metric:.4g}" if isinstance(metric, float) else str(metric)
