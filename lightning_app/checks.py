@@ -46,16 +46,23 @@ def check_precision(value, method: str, setting: str) -> None:
 
 
 def check_training_length(trainer: Namespace, method: str, num_layers: int, where: str = "") -> None:
-    """Every point must train: at least one epoch (IMP's rounds and deeper AIHT's layers are
-    counted in epochs), on at least one batch, not Lightning's debugging run."""
+    """Every point must train: a set number of epochs, at least one (IMP's rounds, deeper AIHT's
+    layers and the paper's table names count epochs), on at least one batch and step, not in
+    Lightning's debugging run."""
     max_epochs, max_steps = trainer.get("max_epochs"), trainer.get("max_steps")
-    steps_set = max_steps not in (None, -1)
-    if max_epochs is None and (not steps_set or method == "imp" or num_layers > 1):
-        need = "IMP's rounds" if method == "imp" else "deeper AIHT's layers" if num_layers > 1 else ""
+    if max_epochs is None:
+        why = (
+            "IMP's rounds are counted in epochs"
+            if method == "imp"
+            else "deeper AIHT's layers are counted in epochs"
+            if num_layers > 1
+            else "without trainer.max_steps it never stops, and the tables are named by epochs"
+            if max_steps in (None, -1)
+            else "the tables are named by epochs"
+        )
         raise SettingsError(
-            f"trainer.max_epochs is not set{where}: "
-            + (f"{need} are counted in epochs" if need else "without trainer.max_steps it never stops")
-            + "; give --trainer.max_epochs 1 or more (the paper's --num_epochs, e.g. 15)"
+            f"trainer.max_epochs is not set{where}: {why}; give --trainer.max_epochs 1 or more (the "
+            "paper's --num_epochs, e.g. 15), with --trainer.max_steps to stop earlier"
         )
     if max_epochs is not None and max_epochs < 1:
         raise SettingsError(
@@ -114,6 +121,15 @@ def check_panel_settings(config: Namespace, method: str, num_layers: int, where:
                 f"{group}: the sweep does not use it (AIHT makes its own updates; IMP uses Adam "
                 "with --model.lr, as the paper does); remove it"
             )
+
+
+def check_workers(workers: int, cpus: int) -> None:
+    """At most one CPU worker process per core: each holds a point's data and model."""
+    if workers > cpus:
+        raise SettingsError(
+            f"sweep.workers={workers}: this machine has {cpus} CPU cores, and each worker holds a "
+            f"point's data and model; use at most --sweep.workers {cpus}"
+        )
 
 
 def check_accelerator(accelerator, devices, cuda_devices: int) -> list[int] | None:

@@ -4,10 +4,12 @@ each panel's data, run the jobs here or in worker processes, then write the tabl
 figures and log a summary."""
 
 import logging
+import os
 
 from pytorch_lightning import LightningDataModule
 
 from datamodules.task import SkipPoint
+from lightning_app.checks import check_workers
 from lightning_app.finished import scan_finished
 from lightning_app.grid import group_jobs
 from lightning_app.hparams import log_point_hparams
@@ -35,6 +37,8 @@ def run_sweep(plan: SweepPlan, make_worker_runner: RunnerFactory) -> list[dict]:
     for panel_config in plan.panel_configs:
         gpu_ids(panel_config.trainer.accelerator, panel_config.trainer.devices)
     gpus = gpu_ids(config.trainer.accelerator, config.trainer.devices)
+    if not gpus:
+        check_workers(config.sweep.workers, os.cpu_count() or 1)
     jobs = group_jobs(plan.points, plan.shared_trajectory)
     state = scan_finished(jobs, root, plan.identity, overwrite=config.sweep.overwrite, warn=log.warning)
     root.mkdir(parents=True, exist_ok=True)

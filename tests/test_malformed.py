@@ -3,6 +3,7 @@ what is wrong, or in a correct result; never in a traceback or in a wrong ``done
 
 import csv
 import json
+import os
 import random
 import shutil
 from pathlib import Path
@@ -33,6 +34,7 @@ REFUSED = [  # (arguments, what the message must name)
     (["--trainer.max_epochs=-1"], "trainer.max_epochs=-1"),
     (["--trainer.max_epochs=0"], "trainer.max_epochs=0"),
     (["--trainer.max_epochs=null"], "trainer.max_epochs is not set"),
+    (["--trainer.max_epochs=null", "--trainer.max_steps=5"], "trainer.max_epochs is not set"),
     (["--trainer.max_epochs=abc"], "trainer.max_epochs"),
     (["--trainer.max_epochs=1e999"], "trainer.max_epochs"),
     (["--trainer.max_steps=0"], "trainer.max_steps=0"),
@@ -61,6 +63,7 @@ REFUSED = [  # (arguments, what the message must name)
     (["--aiht.refine_steps=-1"], "aiht.refine_steps"),
     (["--sweep.workers=0"], "sweep.workers"),
     (["--sweep.workers=-3"], "sweep.workers"),
+    ([f"--sweep.workers={(os.cpu_count() or 1) + 1}"], "CPU cores"),
     (["--sweep.mlist", "-2"], "sweep.mlist"),
     (["--sweep.mlist", "abc"], "sweep.mlist"),
     (["--sweep.slist", "0"], "sweep.slist"),

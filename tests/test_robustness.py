@@ -4,6 +4,7 @@ sweep's exit status, divergence in tables and heatmaps, and which settings are a
 import csv
 import json
 import math
+import os
 import signal
 import subprocess
 import time
@@ -168,6 +169,7 @@ def test_damaged_results_are_named_set_aside_and_run_again(tmp_path, caplog, ove
 
 
 # Row 7: SIGKILL of a sweep with worker processes.
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="two workers need two CPU cores")
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
 def test_workers_end_when_their_sweep_is_killed(tmp_path):
     command = fit_command(

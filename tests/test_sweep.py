@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,7 @@ def test_interrupted_sweep_runs_only_the_missing_points(tmp_path, monkeypatch):
     assert len(table(tmp_path / "clean")) == 8
 
 
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="two workers need two CPU cores")
 def test_two_cpu_workers_give_the_results_of_one(tmp_path):
     sweep(tmp_path / "one", "--sweep.method", "aiht", "imp")
     sweep(tmp_path / "two", "--sweep.method", "aiht", "imp", "--sweep.workers=2")
