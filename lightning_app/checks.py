@@ -158,7 +158,7 @@ def check_accelerator(accelerator, devices, cuda_devices: int) -> list[int] | No
         )
     ids = _gpu_indices(devices, cuda_devices)
     missing = [i for i in ids if not 0 <= i < cuda_devices]
-    if not ids or missing or len(set(ids)) != len(ids):
+    if not ids or missing:  # an index given twice is two workers on that GPU
         raise SettingsError(
             f"trainer.devices={devices}: there are {cuda_devices} GPU(s) here (0 to "
             f"{cuda_devices - 1}); give a count from 1 to {cuda_devices}, indices like 0,2, or auto"

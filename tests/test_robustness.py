@@ -218,7 +218,7 @@ def test_a_gpu_sweep_without_a_gpu_is_refused(tmp_path, monkeypatch):
         ("gpu", 1, 0, "no CUDA GPU here"),
         ("gpu", 3, 2, "there are 2 GPU(s) here"),
         ("gpu", "0,2", 2, "there are 2 GPU(s) here"),
-        ("gpu", "0,0", 2, "there are 2 GPU(s) here"),
+        ("gpu", "0,0", 2, [0, 0]),  # two workers on GPU 0
         ("gpu", 0, 2, "there are 2 GPU(s) here"),
         ("cpu", 2, 0, "--sweep.workers N"),
         ("tpu", 1, 0, "CPU or on CUDA GPUs"),
