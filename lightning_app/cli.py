@@ -1,5 +1,7 @@
 """The command line: ``fit`` parses a figure's configuration with LightningCLI and runs its grid;
 ``heatmap`` rebuilds a finished sweep's tables and figures from its TensorBoard events.
+``fit`` exits with status 1 when a point failed, 0 when every point is done, diverged or skipped,
+and with a message naming the setting when the settings are refused.
 
 ``SweepCLI`` is the LightningCLI subclass that states every setting (the Trainer's, the model's,
 the datamodule's by class path, and the ``sweep``, ``aiht`` and ``imp`` groups) and links the
@@ -12,6 +14,7 @@ import sys
 import warnings
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import Literal
 
 from pytorch_lightning import LightningDataModule
@@ -19,6 +22,7 @@ from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 
 from callbacks.aiht import AIHT
 from callbacks.imp import IMP
+from lightning_app.errors import SettingsError
 from lightning_app.grid import GridPoint
 from lightning_app.plan import SweepPlan
 from lightning_app.point_run import PointRunner
@@ -146,8 +150,21 @@ def worker_runner(args: list[str], device: int | None) -> Callable[[list[GridPoi
     return PointRunner(SweepCLI(args).plan, device=device, progress_bar=False).run_job
 
 
+def _check_config_files(args: list[str]) -> None:
+    """An empty ``--config`` file is named here (the parser's own message does not name it)."""
+    for i, arg in enumerate(args):
+        path = arg.removeprefix("--config=") if arg.startswith("--config=") else None
+        if arg == "--config" and i + 1 < len(args):
+            path = args[i + 1]
+        if path and Path(path).is_file() and not Path(path).read_bytes().strip():
+            raise SettingsError(
+                f"--config {path} is empty: give a YAML config (e.g. configs/quickstart.yaml)"
+            )
+
+
 def fit(args: list[str]) -> list[dict]:
     """``cli.py fit ARGS``: runs the grid ARGS configure and returns every point's result."""
+    _check_config_files(args)
     cli = SweepCLI(args)
     return run_sweep(cli.plan, partial(worker_runner, list(args)))
 
@@ -161,9 +178,11 @@ def main(argv: list[str] | None = None) -> None:
         heatmap_main(rest)
     elif command == "fit":
         try:
-            fit(rest)
+            results = fit(rest)
         except ValueError as exc:  # bad settings: the message names the setting and what to do
             sys.exit(f"error: {exc}")
+        if any(r.get("status") == "failed" for r in results):
+            sys.exit(1)  # the summary that run_sweep logged lists the failed points
     else:
         print(USAGE, file=sys.stderr if command not in ("-h", "--help") else sys.stdout, end="")
         sys.exit(0 if command in ("-h", "--help") else 2)

@@ -14,12 +14,21 @@ float32 in the event file). A point's status is its ``status`` field; without on
 finite metric counts as done, otherwise as failed. Events files without hparams (training curves,
 logged images) are ignored. Where the same point (panel, m, s, seed) appears more than once, the
 copy with the newest hparams event wins.
+
+A damaged events file (cut short, or bytes changed: its records do not cover the whole file) is
+reported to ``on_damaged`` with its path and the byte where its readable records stop; what was
+readable before that is used, and the other files are read as usual. TensorBoard's own reader
+stops at such a place silently.
 """
 
+import logging
 import math
+from collections.abc import Callable
 from pathlib import Path
 
+from google.protobuf.message import DecodeError
 from tensorboard.backend.event_processing import event_file_loader, io_wrapper
+from tensorboard.compat.proto import event_pb2
 from tensorboard.plugins.hparams import metadata as hparams_metadata
 from tensorboard.util import tensor_util
 
@@ -39,6 +48,14 @@ INT_FIELDS = {
     "imp_round",
 }
 BOOL_FIELDS = {"convex", "bias"}
+RECORD_FRAMING = 16  # bytes around each record of an events file: length, its crc, the data's crc
+OnDamaged = Callable[[Path, str], None]
+
+log = logging.getLogger("lightning_app.events")
+
+
+def _warn_damaged(path: Path, reason: str) -> None:
+    log.warning("damaged events file %s: %s", path, reason)
 
 
 def find_event_files(logdir: Path) -> list[Path]:
@@ -74,11 +91,30 @@ def _scalar(value) -> float:
     return float(tensor_util.make_ndarray(value.tensor).item())
 
 
-def read_event_file(path: Path) -> tuple[dict, float] | None:
+def load_events(path: Path) -> tuple[list[event_pb2.Event], str | None]:
+    """The events of one file in order, and why the file is damaged (None if it is whole)."""
+    size, offset, events = Path(path).stat().st_size, 0, []
+    if size == 0:
+        return events, "it is empty"
+    for record in event_file_loader.RawEventFileLoader(str(path)).Load():
+        try:
+            events.append(event_pb2.Event.FromString(record))
+        except DecodeError:
+            return events, f"the record at byte {offset} is not an event"
+        offset += len(record) + RECORD_FRAMING
+    if offset != size:
+        return events, f"its records stop at byte {offset} of {size} (cut short or corrupt)"
+    return events, None
+
+
+def read_event_file(path: Path, on_damaged: OnDamaged = _warn_damaged) -> tuple[dict, float] | None:
     """The result dict logged in one events file and the wall time of its hparams, or None if
     the file holds no hparams. With several hparams events in a file, the last one counts."""
     hparams, wall_time, hp_metric = None, 0.0, None
-    for event in event_file_loader.EventFileLoader(str(path)).Load():
+    events, damage = load_events(path)
+    if damage is not None:
+        on_damaged(Path(path), damage)
+    for event in events:
         if not event.HasField("summary"):
             continue
         for value in event.summary.value:
@@ -114,12 +150,12 @@ def _point_key(result: dict) -> tuple:
     return panel_of(result), int(result["m"]), int(result["s"]), int(result["seed"])
 
 
-def results_from_events(logdir: Path) -> list[dict]:
+def results_from_events(logdir: Path, on_damaged: OnDamaged = _warn_damaged) -> list[dict]:
     """The result dicts of every grid point logged under ``logdir``, one per point (the newest
-    copy of a point wins), sorted by panel, m, s and seed."""
+    copy of a point wins), sorted by panel, m, s and seed; damaged files go to ``on_damaged``."""
     newest: dict[tuple, tuple[float, dict]] = {}
     for path in find_event_files(logdir):
-        found = read_event_file(path)
+        found = read_event_file(path, on_damaged)
         if found is None:
             continue
         result, wall_time = found

@@ -11,6 +11,7 @@ Layout under the output folder OUT:
 """
 
 import argparse
+import sys
 from pathlib import Path
 
 from lightning_app.events import find_event_files, results_from_events
@@ -78,7 +79,13 @@ def heatmap_main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     if not args.logdir.is_dir():
         parser.error(f"--logdir {args.logdir} is not a directory")
-    results = results_from_events(args.logdir)
+    damaged: list[Path] = []
+
+    def report(path: Path, reason: str) -> None:
+        damaged.append(path)
+        print(f"warning: damaged events file {path}: {reason}", file=sys.stderr)
+
+    results = results_from_events(args.logdir, on_damaged=report)
     if not results:
         count = len(find_event_files(args.logdir))
         parser.error(
@@ -93,3 +100,9 @@ def heatmap_main(argv: list[str]) -> None:
         print(f"wrote {path}")
     if tb_dir is not None:
         print(f"logged {sum(p.suffix == '.png' for p in written)} images to TensorBoard in {tb_dir}")
+    if damaged:
+        print(
+            f"warning: {len(damaged)} damaged events file(s), named above: read up to the damage; a "
+            "point whose hparams were past it is missing (NaN) unless another copy of it was found",
+            file=sys.stderr,
+        )

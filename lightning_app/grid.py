@@ -5,6 +5,8 @@ import itertools
 from dataclasses import dataclass, field
 
 METHODS = ("aiht", "imp")
+#: numpy seeds stop at 2**32 - 1 and the planted data seeds numpy with seed + 3 (SPEC §6)
+MAX_SEED = 2**32 - 4
 
 
 @dataclass
@@ -52,8 +54,19 @@ class GridPoint:
         return f"{self.task}/{self.method}/hidden{self.num_layers}/m{self.m}_seed{self.seed}_trajectory"
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def check_panel(panel: Panel) -> None:
     """A bad value stops here with the setting's name."""
+    if not isinstance(panel.overrides, dict):
+        raise ValueError(f"sweep.panels: overrides must be a mapping like the config: {panel.overrides!r}")
+    if not _is_int(panel.num_layers):
+        raise ValueError(f"sweep.num_layers must be a whole number, got {panel.num_layers!r}")
+    for name, values in (("mlist", panel.mlist), ("slist", panel.slist)):
+        if not isinstance(values, list | tuple) or not all(_is_int(v) for v in values):
+            raise ValueError(f"sweep.{name} must be a list of whole numbers, got {values!r}")
     if panel.method not in METHODS:
         raise ValueError(f"sweep.method: unknown method {panel.method!r}; available: {', '.join(METHODS)}")
     if panel.num_layers < 1:
@@ -103,8 +116,8 @@ def grid_points(panels: list[Panel], tasks: list[str], seedlist: list[int]) -> l
     if not seedlist:
         raise ValueError("sweep.seedlist is empty: give at least one seed")
     for seed in seedlist:
-        if seed < 0:
-            raise ValueError(f"sweep.seedlist: seeds must be 0 or more, got {seed}")
+        if not 0 <= seed <= MAX_SEED:
+            raise ValueError(f"sweep.seedlist: seeds must be from 0 to {MAX_SEED}, got {seed}")
     points = []
     for index, (panel, task) in enumerate(zip(panels, tasks, strict=True)):
         check_panel(panel)

@@ -8,6 +8,9 @@ blank): rows m (the first m on top, as ``imshow`` puts it), columns s, the paper
 error falls in its 0.1..1 branch); here it is drawn on a linear 0..1 scale with the colormap
 reversed, so that exact recovery (error 0) is bright like a high PSNR.
 
+A cell where some seed diverged is hatched (with no colour if every seed diverged or failed), so
+that divergence is told apart from a missing point (blank).
+
 A task's figure puts its panels side by side and, where AIHT and IMP were both run with the same
 settings, adds an AIHT − IMP panel (diverging colormap, limits symmetric about 0).
 
@@ -27,6 +30,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
+from matplotlib.patches import Rectangle
 
 from lightning_app.tables import Table
 
@@ -89,6 +93,14 @@ def draw_heatmap(
     return image
 
 
+def hatch_cells(ax: Axes, cells: np.ndarray) -> None:
+    """Hatches the (m, s) cells of a heatmap where ``cells`` is True (diverged seeds)."""
+    for row, col in zip(*np.nonzero(cells), strict=True):
+        ax.add_patch(Rectangle((col - 0.5, row - 0.5), 1, 1, fill=False, hatch="///", linewidth=0))
+    if cells.any():
+        ax.set_xlabel("s  (hatched: diverged)")
+
+
 def panel_title(table: Table) -> str:
     seeds = len(table.seeds)
     return f"{table.panel.title}\nmean {table.metric_name}, {seeds} seed{'s' if seeds != 1 else ''}"
@@ -98,7 +110,9 @@ def save_heatmap(table: Table, path: Path) -> Path:
     """One panel's heatmap as a ``HEATMAP_PIXELS`` PNG at ``path``."""
     fig = _new_figure(HEATMAP_INCHES)
     scale = color_scale(table.panel.task, table.metric_name)
-    draw_heatmap(fig.add_subplot(), table.mean(), table.mlist, table.slist, scale, panel_title(table))
+    ax = fig.add_subplot()
+    draw_heatmap(ax, table.mean(), table.mlist, table.slist, scale, panel_title(table))
+    hatch_cells(ax, table.diverged_cells())
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
@@ -111,13 +125,15 @@ def difference(aiht: Table, imp: Table) -> tuple[np.ndarray, list[int], list[int
     slist = [s for s in aiht.slist if s in imp.slist]
     if not mlist or not slist:
         return None
+    grid = _on_common(aiht, aiht.mean(), mlist, slist) - _on_common(imp, imp.mean(), mlist, slist)
+    return grid, mlist, slist
 
-    def on_common(table: Table) -> np.ndarray:
-        rows = [table.mlist.index(m) for m in mlist]
-        cols = [table.slist.index(s) for s in slist]
-        return table.mean()[np.ix_(rows, cols)]
 
-    return on_common(aiht) - on_common(imp), mlist, slist
+def _on_common(table: Table, grid: np.ndarray, mlist: list[int], slist: list[int]) -> np.ndarray:
+    """The part of ``table``'s (m, s) ``grid`` on the given m and s values."""
+    rows = [table.mlist.index(m) for m in mlist]
+    cols = [table.slist.index(s) for s in slist]
+    return grid[np.ix_(rows, cols)]
 
 
 def _symmetric_limit(grid: np.ndarray) -> float:
@@ -166,6 +182,7 @@ def save_task_figure(tables: list[Table], path: Path) -> list[str]:
             title = panel_title(table)
             scale = color_scale(table.panel.task, table.metric_name)
             draw_heatmap(ax, table.mean(), table.mlist, table.slist, scale, title)
+            hatch_cells(ax, table.diverged_cells())
         else:
             aiht, imp = panel
             grid, mlist, slist = difference(aiht, imp)
@@ -178,6 +195,11 @@ def save_task_figure(tables: list[Table], path: Path) -> list[str]:
             )
             limit = _symmetric_limit(grid)
             draw_heatmap(ax, grid, mlist, slist, ColorScale(-limit, limit, DIFFERENCE_CMAP), title)
+            hatch_cells(
+                ax,
+                _on_common(aiht, aiht.diverged_cells(), mlist, slist)
+                | _on_common(imp, imp.diverged_cells(), mlist, slist),
+            )
         titles.append(title)
     fig.suptitle(tables[0].panel.task.upper())
     path = Path(path)

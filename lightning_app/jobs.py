@@ -1,19 +1,19 @@
-"""Runs a grid's jobs: keeps finished points, records failures, keeps results.csv current, and
-shows one progress bar for the whole sweep."""
+"""Runs a grid's jobs: records each point's outcome as soon as its job ends, keeps results.csv
+current, and shows one progress bar for the whole sweep."""
 
 import logging
 import sys
 import time
-import traceback
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from datamodules.task import SkipPoint
+from lightning_app.finished import GridState
 from lightning_app.grid import GridPoint
-from lightning_app.results import read_result, write_csv, write_result
+from lightning_app.outcomes import COUNTED, job_outcome
+from lightning_app.results import write_csv, write_result
 
 log = logging.getLogger("lightning_app.jobs")
 
@@ -21,44 +21,31 @@ Submit = Callable[[list[GridPoint]], Future]
 
 
 def run_grid(
-    jobs: list[list[GridPoint]],
+    state: GridState,
     root: Path,
     submit: Submit,
     base_result: Callable[[GridPoint], dict],
-    overwrite: bool = False,
     workers: int = 1,
     on_result: Callable[[GridPoint, dict], None] | None = None,
     progress: bool = True,
 ) -> list[dict]:
-    """Runs every point not already done; returns all the grid's results in grid order.
+    """Runs the jobs ``state`` has still to run; returns all the grid's results in grid order.
 
     A job is the points one run serves (one point, or every s of an IMP trajectory);
     ``submit(points)`` starts training them and its future gives each point's result fields.
-    A job that raises ``SkipPoint`` is recorded as skipped (metric 0); any other exception as
-    failed, with its message, and the grid goes on. Points already done are never rewritten
-    unless ``overwrite``; a done point whose settings differ from this sweep's stops the sweep
-    before anything runs. At most ``workers`` jobs are in flight; each result is written as
-    soon as its job ends.
+    Each point's outcome (``lightning_app/outcomes.py``) is written with ``base_result(point)``
+    as soon as its job ends, and the grid goes on. At most ``workers`` jobs are in flight.
     """
-    order = [p for job in jobs for p in job]
-    results: dict[GridPoint, dict] = {}
-    todo_jobs = []
-    for job in jobs:
-        todo = []
-        for p in job:
-            previous = read_result(root / p.folder)
-            if overwrite or previous is None or previous.get("status") != "done":
-                todo.append(p)
-                continue
-            _check_same_settings(p, previous, base_result(p))
-            results[p] = previous
-        if todo:
-            todo_jobs.append((job, todo))
-
+    results: dict[GridPoint, dict] = dict(state.kept)
     bar = tqdm(
-        total=len(order), initial=len(results), desc="sweep", unit="point", position=0, disable=not progress
+        total=len(state.order),
+        initial=len(results),
+        desc="sweep",
+        unit="point",
+        position=0,
+        disable=not progress,
     )
-    counts = {"done": 0, "failed": 0, "skipped": 0, "kept": len(results)}
+    tally = {status: 0 for status in COUNTED} | {"kept": len(results)}
 
     def say(message: str) -> None:
         if bar.disable:
@@ -67,33 +54,30 @@ def run_grid(
             bar.write(message, file=sys.stderr)
 
     def finish(future: Future, job: list[GridPoint], todo: list[GridPoint], start: float) -> None:
-        try:
-            fields = future.result()
-            outcome = {p: {**fields[p], "status": "done"} for p in todo}
-        except SkipPoint as reason:
-            outcome = {p: dict(status="skipped", metric=0.0, error=str(reason)) for p in todo}
-        except Exception as exc:  # noqa: BLE001 - a failed job is recorded and the grid goes on
-            error = f"{type(exc).__name__}: {exc}"
-            outcome = {p: dict(status="failed", metric=None, error=error) for p in todo}
-            say(f"{todo[0].folder} failed:\n{''.join(traceback.format_exception(exc))}")
+        outcome, trace = job_outcome(future, todo)
+        if trace is not None:
+            say(f"{todo[0].folder} failed:\n{trace}")
         wall_s = round(time.perf_counter() - start, 3)
         for p in todo:
             result = {**base_result(p), **outcome[p], "wall_s": wall_s}
+            if on_result is not None:  # before result.json: a kill in between runs the point again
+                on_result(p, result)
             write_result(root / p.folder, result)
             results[p] = result
-            if on_result is not None:
-                on_result(p, result)
-            counts[result["status"]] += 1
+            tally[result["status"]] += 1
             metric = result.get("metric")
             shown = f"{metric:.4g}" if isinstance(metric, float) else str(metric)
-            say(f"{p.folder}: {result['status']} {result.get('metric_name')}={shown} ({wall_s:.1f} s)")
+            line = f"{p.folder}: {result['status']} {result.get('metric_name')}={shown} ({wall_s:.1f} s)"
+            if result["status"] in ("diverged", "failed"):
+                line += f": {result['error']}"
+            say(line)
         bar.update(len(todo))
-        bar.set_postfix(counts)
-        write_csv(root / "results.csv", [results[p] for p in order if p in results])
+        bar.set_postfix(tally)
+        write_csv(root / "results.csv", [results[p] for p in state.order if p in results])
 
     pending: dict[Future, tuple] = {}
     try:
-        for job, todo in todo_jobs:
+        for job, todo in state.todo:
             pending[submit(job)] = (job, todo, time.perf_counter())
             while len(pending) >= workers:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -105,15 +89,5 @@ def run_grid(
                 finish(future, *pending.pop(future))
     finally:
         bar.close()
-    write_csv(root / "results.csv", [results[p] for p in order if p in results])
-    return [results[p] for p in order if p in results]
-
-
-def _check_same_settings(point: GridPoint, previous: dict, current: dict) -> None:
-    for key, value in current.items():
-        if key in previous and previous[key] != value:
-            raise ValueError(
-                f"{point.folder}/result.json was done with {key}={previous[key]!r}, but this sweep "
-                f"has {key}={value!r}: rerun with --sweep.overwrite true to redo such points, or "
-                "choose another --trainer.default_root_dir"
-            )
+    write_csv(root / "results.csv", [results[p] for p in state.order if p in results])
+    return [results[p] for p in state.order if p in results]

@@ -1,6 +1,8 @@
 """What a sweep runs, worked out from the parsed ``fit`` configuration: the panels with their own
 configurations (the config plus the panel's overrides), which panels can be built, the grid
-points, the configuration and objects of each point, and the settings recorded with its result."""
+points, the configuration and objects of each point, and the settings recorded with its result
+(its identity, ``lightning_app/identity.py``). Settings that no point could use are refused here
+(``lightning_app/checks.py``), before any point runs."""
 
 import importlib
 from dataclasses import dataclass
@@ -10,10 +12,13 @@ from jsonargparse import Namespace
 from pytorch_lightning import LightningModule
 from pytorch_lightning.cli import LightningArgumentParser
 
+from callbacks.aiht import AIHT
 from callbacks.imp import IMP
 from datamodules.task import TaskDataModule
-from lightning_app.errors import NotAvailable
+from lightning_app.checks import check_panel_settings, unified_precision
+from lightning_app.errors import NotAvailable, SettingsError
 from lightning_app.grid import GridPoint, Panel, check_panel, grid_points, requested_panels
+from lightning_app.identity import point_identity
 
 DEFAULT_ROOT = "runs"
 
@@ -46,6 +51,7 @@ class SweepPlan:
         for panel in panels:
             check_panel(panel)
         IMP(targets=[1], **config.imp.as_dict())  # bad imp.* settings stop here
+        AIHT(sparsity=1, **config.aiht.as_dict())  # and bad aiht.* settings
         self.available: list[Panel] = []
         self.unavailable: list[tuple[Panel, str]] = []
         self.panel_configs: list[Namespace] = []
@@ -55,8 +61,13 @@ class SweepPlan:
             except NotAvailable as reason:
                 self.unavailable.append((panel, str(reason)))
                 continue
+            where = f" (panel {panel.name})" if panel.overrides else ""
+            check_panel_settings(panel_config, panel.method, panel.num_layers, where)
             self.available.append(panel)
             self.panel_configs.append(panel_config)
+        if not self.available:
+            reasons = "; ".join(f"panel {p.name}: {reason}" for p, reason in self.unavailable)
+            raise SettingsError(f"no panel of the sweep can be built here: {reasons}")
         tasks = [task_class(c).task_name for c in self.panel_configs]
         self.points = grid_points(self.available, tasks, sweep.seedlist)
 
@@ -131,8 +142,13 @@ class SweepPlan:
             and not (config.imp.retrain and config.imp.prune_iters == 0)
         )
 
+    def identity(self, point: GridPoint) -> dict:
+        """Every setting that changes what ``point`` computes (a rerun must match it)."""
+        largest = max(self.available[point.panel].slist) if self.shared_trajectory(point) else None
+        return point_identity(self.panel_config(point), point, largest)
+
     def base_result(self, point: GridPoint) -> dict:
-        """The settings a point's result records (a rerun must match them)."""
+        """The settings a point's result records: its identity, and the main ones on their own."""
         config = self.panel_config(point)
         data_args = config.data.init_args
         result = {
@@ -146,9 +162,10 @@ class SweepPlan:
             "epochs": config.trainer.max_epochs,
             "batch_size": data_args.get("batch_size", 0),
             "bias": bool(data_args.get("bias", False)),
-            "precision": str(
+            "precision": unified_precision(
                 config.sweep.imp_precision if point.method == "imp" else config.trainer.precision
             ),
+            "identity": self.identity(point),
         }
         if point.method == "imp":
             result.update({f"imp_{k}": v for k, v in config.imp.as_dict().items()})

@@ -1,9 +1,18 @@
-"""Per-point ``result.json`` files and the grid's ``results.csv``."""
+"""Per-point ``result.json`` files and the grid's ``results.csv``.
+
+``result.json`` is always strict JSON: a number that is not finite is written as null. The
+CSV's fixed columns are followed by the other fields of the results and by the settings of the
+points' identities (``lightning_app/identity.py``) that vary between them, e.g.
+``data.nmeasurements`` when two panels differ in it.
+"""
 
 import csv
 import json
+import math
 import os
 from pathlib import Path
+
+from lightning_app.identity import flat_settings
 
 RESULT_FILE = "result.json"
 CSV_COLUMNS = [
@@ -31,27 +40,44 @@ def _write_atomically(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def json_safe(value):
+    """``value`` with every non-finite float (NaN, ±inf) replaced by None, at any depth."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def write_result(folder: Path, result: dict) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    _write_atomically(folder / RESULT_FILE, json.dumps(result, indent=2, sort_keys=True) + "\n")
+    text = json.dumps(json_safe(result), indent=2, sort_keys=True, allow_nan=False)
+    _write_atomically(folder / RESULT_FILE, text + "\n")
 
 
-def read_result(folder: Path) -> dict | None:
-    path = folder / RESULT_FILE
-    if not path.exists():
-        return None
-    return json.loads(path.read_text())
+def varying_settings(results: list[dict]) -> dict[str, list]:
+    """Per result, the identity settings that take more than one value over ``results``."""
+    flats = [flat_settings(r["identity"]) if isinstance(r.get("identity"), dict) else {} for r in results]
+    names = sorted({k for f in flats for k in f})
+    varying = [n for n in names if len({json.dumps(f[n], sort_keys=True) for f in flats if n in f}) > 1]
+    return {n: [f.get(n, "") for f in flats] for n in varying}
 
 
 def write_csv(path: Path, results: list[dict]) -> None:
-    """One row per point; columns beyond the fixed ones (recovery metrics, …) follow them."""
-    extra = sorted({k for r in results for k in r} - set(CSV_COLUMNS))
-    columns = CSV_COLUMNS + extra
+    """One row per point; columns beyond the fixed ones (recovery metrics, …) follow them, then
+    the settings that vary between the points."""
+    settings = varying_settings(results)
+    extra = sorted({k for r in results for k in r} - set(CSV_COLUMNS) - {"identity"} - set(settings))
+    columns = CSV_COLUMNS + extra + list(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
-        for r in results:
-            writer.writerow({k: r.get(k, "") for k in columns})
+        for i, r in enumerate(results):
+            row = {k: r.get(k, "") for k in columns}
+            row.update({name: values[i] for name, values in settings.items()})
+            writer.writerow(row)
     os.replace(tmp, path)

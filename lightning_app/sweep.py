@@ -1,14 +1,20 @@
-"""A sweep from start to end: save its config, report unavailable panels, find each panel's data,
-run the jobs here or in worker processes, then write the tables, heatmaps and figures."""
+"""A sweep from start to end: check where it runs and what is finished (stopping before anything
+runs if a finished point had other settings), save its config, report unavailable panels, find
+each panel's data, run the jobs here or in worker processes, then write the tables, heatmaps and
+figures and log a summary."""
 
 import logging
+import os
 
 from pytorch_lightning import LightningDataModule
 
 from datamodules.task import SkipPoint
+from lightning_app.checks import check_workers
+from lightning_app.finished import scan_finished
 from lightning_app.grid import group_jobs
 from lightning_app.hparams import log_point_hparams
 from lightning_app.jobs import run_grid
+from lightning_app.outcomes import summary
 from lightning_app.plan import SweepPlan, first_point
 from lightning_app.point_run import PointRunner
 from lightning_app.workers import RunnerFactory, WorkerPool, gpu_ids, run_here
@@ -28,13 +34,18 @@ def run_sweep(plan: SweepPlan, make_worker_runner: RunnerFactory) -> list[dict]:
         logging.basicConfig(format="%(message)s")
     config = plan.config
     root = plan.root
+    for panel_config in plan.panel_configs:
+        gpu_ids(panel_config.trainer.accelerator, panel_config.trainer.devices)
+    gpus = gpu_ids(config.trainer.accelerator, config.trainer.devices)
+    if not gpus:
+        check_workers(config.sweep.workers, os.cpu_count() or 1)
+    jobs = group_jobs(plan.points, plan.shared_trajectory)
+    state = scan_finished(jobs, root, plan.identity, overwrite=config.sweep.overwrite, warn=log.warning)
     root.mkdir(parents=True, exist_ok=True)
     plan.save_config(root / "config.yaml")
     for panel, reason in plan.unavailable:
         log.warning("panel %s: not available yet, skipped: %s", panel.name, reason)
     prepare_data(plan)
-    jobs = group_jobs(plan.points, plan.shared_trajectory)
-    gpus = gpu_ids(config.trainer.accelerator, config.trainer.devices)
     workers = len(gpus) if gpus else config.sweep.workers
     progress = config.trainer.enable_progress_bar is not False
     pool = None
@@ -45,11 +56,10 @@ def run_sweep(plan: SweepPlan, make_worker_runner: RunnerFactory) -> list[dict]:
         submit = run_here(PointRunner(plan, progress_bar=progress).run_job)
     try:
         results = run_grid(
-            jobs,
+            state,
             root,
             submit,
             plan.base_result,
-            overwrite=config.sweep.overwrite,
             workers=workers,
             on_result=lambda point, result: log_point_hparams(root / point.folder, result),
             progress=progress,
@@ -61,6 +71,7 @@ def run_sweep(plan: SweepPlan, make_worker_runner: RunnerFactory) -> list[dict]:
 
     written = export_figures(results, root, tb_log_dir=root / FIGURES_RUN)
     log.warning("tables, heatmaps and figures: %d files under %s", len(written), root)
+    log.warning(summary(results))
     return results
 
 

@@ -3,8 +3,9 @@ saved as ``.npy`` under the file name the paper's ``runner.py`` gives it.
 
 A panel is one heatmap of the paper: one task, method, depth, epoch count, batch size, convex
 flag and bias flag. Its table has shape (len(mlist), len(slist), len(seeds)); a point that is
-done holds its metric, a skipped point 0.0 (as the paper's code records it), a failed or missing
-point NaN.
+done holds its metric, a skipped point 0.0 (as the paper's code records it), a diverged, failed
+or missing point NaN (the paper's tables hold NaN where AIHT diverged). ``Table.diverged`` marks
+the diverged points, so that heatmaps can tell them from missing ones.
 """
 
 import math
@@ -106,6 +107,13 @@ class Table:
     slist: list[int]
     seeds: list[int]
     values: np.ndarray
+    diverged: np.ndarray | None = None  # bool, the shape of values: the point diverged
+
+    def diverged_cells(self) -> np.ndarray:
+        """(m, s) cells where some seed diverged."""
+        if self.diverged is None:
+            return np.zeros(self.values.shape[:2], dtype=bool)
+        return self.diverged.any(axis=2)
 
     def file_name(self, expname: str = "") -> str:
         return paper_file_name(self.panel, self.mlist, self.slist, self.seeds, expname)
@@ -145,12 +153,14 @@ def build_table(
     mlist, slist, seeds = axes
     index = [{v: i for i, v in enumerate(axis)} for axis in axes]
     values = np.full((len(mlist), len(slist), len(seeds)), np.nan, dtype=np.float64)
+    diverged = np.zeros(values.shape, dtype=bool)
     for r in results:
         at = [index[a].get(int(r[key])) for a, key in enumerate(("m", "s", "seed"))]
         if None not in at:
             values[tuple(at)] = cell_value(r)
+            diverged[tuple(at)] = r.get("status") == "diverged"
     names = [r.get("metric_name") for r in results if r.get("metric_name")]
-    return Table(panel, names[0] if names else "metric", mlist, slist, seeds, values)
+    return Table(panel, names[0] if names else "metric", mlist, slist, seeds, values, diverged)
 
 
 def group_panels(results: list[dict]) -> dict[PanelKey, list[dict]]:

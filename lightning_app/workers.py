@@ -1,14 +1,25 @@
 """Where a sweep's jobs run: in this process, or in one worker process per device (GPUs) or a
-chosen number of CPU worker processes, each with its own job runner."""
+chosen number of CPU worker processes, each with its own job runner.
 
+Workers end with their sweep, however it ends: on Linux the kernel kills a worker when the sweep
+process dies (``PR_SET_PDEATHSIG``, SIGKILL of the sweep included), and everywhere a thread in
+each worker ends it within a second of its parent process being gone.
+"""
+
+import ctypes
 import multiprocessing
 import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 
 import torch
 
 from lightning_app.allocator import keep_freed_memory, release_freed_memory
+from lightning_app.checks import check_accelerator
 
 RunJob = Callable[[list], dict]
 #: Builds a worker's job runner, given the GPU the worker is pinned to (None on the CPU). It is
@@ -34,23 +45,36 @@ def run_here(run_job: RunJob) -> Callable[[list], Future]:
 
 
 def gpu_ids(accelerator, devices) -> list[int] | None:
-    """The GPU indices ``--trainer.accelerator gpu --trainer.devices …`` names, or None on the CPU."""
-    if str(accelerator) not in ("gpu", "cuda") and not (
-        str(accelerator) == "auto" and torch.cuda.is_available()
-    ):
-        return None
-    count = torch.cuda.device_count()
-    if devices in ("auto", -1, "-1", None):
-        return list(range(count))
-    if isinstance(devices, int) or (isinstance(devices, str) and devices.isdigit()):
-        return list(range(int(devices)))
-    if isinstance(devices, str):
-        return [int(d) for d in devices.split(",") if d.strip()]
-    return [int(d) for d in devices]
+    """The GPU indices ``--trainer.accelerator gpu --trainer.devices …`` names, or None on the CPU;
+    SettingsError if this machine does not have them."""
+    return check_accelerator(accelerator, devices, torch.cuda.device_count())
 
 
-def _start_worker(make_runner: RunnerFactory, devices, threads: int) -> None:
+_PR_SET_PDEATHSIG = 1
+WATCH_INTERVAL_S = 0.5
+
+
+def end_with_parent(parent_pid: int) -> None:
+    """Ends this process when process ``parent_pid`` (its parent) is gone (module docstring)."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass  # the watching thread still ends it
+    if os.getppid() != parent_pid:  # the parent died before the line above
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(WATCH_INTERVAL_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="end-with-parent", daemon=True).start()
+
+
+def _start_worker(make_runner: RunnerFactory, devices, threads: int, parent_pid: int) -> None:
     global _worker_run_job
+    end_with_parent(parent_pid)
     torch.set_num_threads(threads)
     device = devices.get() if devices is not None else None
     _worker_run_job = make_runner(device)
@@ -79,7 +103,7 @@ class WorkerPool:
             max_workers=workers,
             mp_context=context,
             initializer=_start_worker,
-            initargs=(make_runner, queue, threads),
+            initargs=(make_runner, queue, threads, os.getpid()),
         )
 
     def submit(self, points: list) -> Future:

@@ -1,0 +1,122 @@
+"""A point's identity: every setting that changes what the point computes, beyond its place in
+the grid (task, method, hidden layers, m, s, seed).
+
+It holds the datamodule's class and init args, the model's init args, the trainer's settings,
+and the method's own group (``aiht.*`` or ``imp.*``), all as plain JSON values; the precision is
+the one the point trains in (``sweep.imp_precision`` for IMP), in Lightning's own name. Left out
+are the values the sweep sets per point, and what only says where or how a point runs: the
+devices, the number of workers, logging and progress, folders and downloads, and settings that
+give the same iterates (the gradient's memory budget). A finished point records its identity in
+``result.json``; a rerun into its folder must have the same one.
+"""
+
+import math
+
+from jsonargparse import Namespace
+
+from lightning_app.checks import unified_precision
+from lightning_app.grid import GridPoint
+
+#: Set by the sweep per point (the point's place in the grid) or linked from the datamodule.
+PER_POINT = {
+    "data": {"width", "sparsity", "seed", "num_layers"},
+    "model": {"width", "seed", "num_layers", "network", "input_dim", "output_dim"},
+}
+#: Where or how a point runs, not what it computes.
+NOT_COMPUTATION = {
+    "data": {"data_dir", "download"},
+    "model": {"gradient_memory_mb"},
+    "trainer": {
+        "accelerator",
+        "devices",
+        "num_nodes",
+        "logger",
+        "enable_checkpointing",
+        "enable_progress_bar",
+        "enable_model_summary",
+        "log_every_n_steps",
+        "default_root_dir",
+        "profiler",
+        "detect_anomaly",
+        "barebones",
+        "benchmark",
+        "deterministic",
+        "inference_mode",
+        "use_distributed_sampler",
+        "sync_batchnorm",
+        "enable_autolog_hparams",
+        "model_registry",
+    },
+}
+#: Model settings one method never reads (Adam's learning rate: IMP only).
+UNUSED_BY = {"aiht": {"lr"}, "imp": set()}
+
+
+def point_identity(config: Namespace, point: GridPoint, largest_target: int | None = None) -> dict:
+    """The identity of ``point`` under its panel's ``config``.
+
+    ``largest_target`` is the largest s of an IMP trajectory that serves several s; it is part
+    of the identity where the pruning schedule depends on it (``imp.prune_iters`` ≥ 2).
+    """
+    data = config.data.init_args.as_dict() if config.data.get("init_args") else {}
+    model = _keep(config.model.as_dict(), "model")
+    identity = {
+        "data": {"class_path": config.data.class_path, **_keep(data, "data")},
+        "model": {k: v for k, v in model.items() if k not in UNUSED_BY[point.method]},
+        "trainer": _keep(config.trainer.as_dict(), "trainer"),
+    }
+    if point.method == "imp":
+        identity["imp"] = config.imp.as_dict()
+        identity["trainer"]["precision"] = unified_precision(config.sweep.imp_precision)
+        identity["trainer"]["limit_val_batches"] = 0  # IMP measures in its callback (build.py)
+        if largest_target is not None and config.imp.prune_iters >= 2:
+            identity["imp"]["largest_target"] = largest_target
+    else:
+        identity["aiht"] = config.aiht.as_dict()
+        identity["sweep"] = {"gate_seed": config.sweep.gate_seed}  # which seed draws the gates
+        identity["trainer"]["precision"] = unified_precision(config.trainer.precision)
+    return plain(identity)
+
+
+def _keep(settings: dict, group: str) -> dict:
+    dropped = PER_POINT.get(group, set()) | NOT_COMPUTATION.get(group, set())
+    return {k: v for k, v in settings.items() if k not in dropped}
+
+
+def plain(value):
+    """``value`` as JSON values that compare equal after a round trip through ``result.json``:
+    tuples become lists, non-finite floats and other objects their text."""
+    if isinstance(value, Namespace):
+        value = value.as_dict()
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def flat_settings(identity: dict, prefix: str = "") -> dict[str, object]:
+    """``{"data": {"bias": False}}`` as ``{"data.bias": False}``."""
+    flat: dict[str, object] = {}
+    for key, value in identity.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flat.update(flat_settings(value, name + "."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def identity_changes(previous: dict, current: dict) -> list[str]:
+    """The settings in which two identities differ, as ``name: old → new`` lines."""
+    old, new = flat_settings(previous), flat_settings(current)
+    missing = "(not set)"
+    return [
+        f"{name}: {old.get(name, missing)!r} → {new.get(name, missing)!r}"
+        for name in sorted(set(old) | set(new))
+        if old.get(name, missing) != new.get(name, missing)
+    ]

@@ -1,0 +1,122 @@
+"""A point's identity holds every setting that changes what it computes, and nothing that only
+says where or how it runs (``lightning_app/identity.py``)."""
+
+import json
+
+import pytest
+
+from lightning_app.cli import SweepCLI
+from lightning_app.identity import identity_changes
+
+BASE = [
+    "--data=datamodules.planted.PlantedMLPDataModule",
+    "--data.nmeasurements=60",
+    "--data.input_dim=5",
+    "--trainer.max_epochs=2",
+    "--sweep.mlist",
+    "2",
+    "--sweep.slist",
+    "3",
+]
+
+
+def identity(method: str, *extra: str) -> dict:
+    plan = SweepCLI([*BASE, f"--sweep.method={method}", *extra]).plan
+    return plan.identity(plan.points[0])
+
+
+CHANGES = {  # method → settings that change what its points compute
+    "aiht": [
+        "--data.nmeasurements=70",
+        "--data.input_dim=6",
+        "--data.bias=true",
+        "--data.batch_size=20",
+        "--data=tests.helpers.RepeatedInputs",
+        "--aiht.convex=true",
+        "--aiht.refine_steps=3",
+        "--aiht.importance=exact",
+        "--trainer.max_epochs=3",
+        "--trainer.max_steps=1",
+        "--trainer.precision=32-true",
+        "--trainer.limit_train_batches=0.5",
+        "--trainer.check_val_every_n_epoch=2",
+        "--trainer.num_sanity_val_steps=1",
+        "--trainer.min_epochs=2",
+        "--trainer.overfit_batches=1",
+        "--trainer.reload_dataloaders_every_n_epochs=1",
+        "--trainer.strategy=single_device",
+        "--model.loss=crossentropy",
+    ],
+    "imp": [
+        "--data.nmeasurements=70",
+        "--imp.prune_iters=0.2",
+        "--imp.rewind_steps=1",
+        "--imp.retrain=true",
+        "--model.lr=0.01",
+        "--sweep.imp_precision=64-true",
+        "--trainer.max_epochs=3",
+        "--trainer.accumulate_grad_batches=2",
+        "--trainer.gradient_clip_val=1.0",
+        "--trainer.gradient_clip_algorithm=value",
+    ],
+}
+SAME = {  # method → settings that do not
+    "aiht": [
+        "--trainer.accelerator=cpu",
+        "--trainer.devices=1",
+        "--trainer.num_nodes=1",
+        "--trainer.enable_progress_bar=true",
+        "--trainer.enable_model_summary=true",
+        "--trainer.enable_checkpointing=false",
+        "--trainer.log_every_n_steps=7",
+        "--trainer.default_root_dir=elsewhere",
+        "--trainer.deterministic=true",
+        "--trainer.benchmark=false",
+        "--trainer.detect_anomaly=true",
+        "--trainer.logger=false",
+        "--sweep.workers=2",
+        "--sweep.overwrite=true",
+        "--sweep.seedlist 0 5",
+        "--sweep.mlist 2 7",
+        "--model.gradient_memory_mb=1",
+        "--model.lr=0.5",
+        "--sweep.imp_precision=64-true",
+        "--imp.prune_iters=0.2",
+        "--trainer.precision=64",
+    ],
+    "imp": [
+        "--trainer.accelerator=cpu",
+        "--sweep.workers=2",
+        "--aiht.convex=true",
+        "--trainer.precision=32-true",
+        "--trainer.limit_val_batches=0.5",
+        "--sweep.imp_precision=32",
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def base_identities() -> dict[str, dict]:
+    return {method: identity(method) for method in CHANGES}
+
+
+@pytest.mark.parametrize("method, setting", [(m, s) for m, settings in CHANGES.items() for s in settings])
+def test_settings_that_change_the_computation_are_in_the_identity(base_identities, method, setting):
+    extra = [setting, "--data.output_dim=10"] if "crossentropy" in setting else [setting]
+    changes = identity_changes(base_identities[method], identity(method, *extra))
+    name = setting.removeprefix("--").split("=")[0]
+    name = {"sweep.imp_precision": "trainer.precision", "data": "data.class_path"}.get(name, name)
+    assert any(line.startswith(f"{name}:") for line in changes), changes
+
+
+@pytest.mark.parametrize("method, setting", [(m, s) for m, settings in SAME.items() for s in settings])
+def test_where_and_how_points_run_is_not_in_the_identity(base_identities, method, setting):
+    assert identity_changes(base_identities[method], identity(method, *setting.split(" "))) == []
+
+
+def test_the_identity_is_plain_json_that_survives_a_round_trip(base_identities):
+    for value in base_identities.values():
+        assert json.loads(json.dumps(value, allow_nan=False)) == value
+    assert base_identities["aiht"]["trainer"]["precision"] == "64-true"
+    assert base_identities["imp"]["trainer"]["precision"] == "32-true"
+    assert "aiht" not in base_identities["imp"] and "imp" not in base_identities["aiht"]
