@@ -32,9 +32,11 @@ def project_imp(
     num_layers: int = 1,
     loss: str = "mse",
     prune_iters: float = 0.1,
+    record_batches: bool = True,
     **trainer_kwargs,
 ):
-    """IMP on ``datamodule`` through the real pipeline (float32); returns (model, imp, batches)."""
+    """IMP on ``datamodule`` through the real pipeline (float32); returns (model, imp, batches),
+    batches None unless ``record_batches`` (they are copies of every step's batch: large)."""
     model = SparseMLP(
         width=m,
         input_dim=datamodule.num_features,
@@ -45,10 +47,11 @@ def project_imp(
         loss=loss,
     )
     imp = IMP(targets=targets, prune_iters=prune_iters)
-    batches = RoundBatches(epochs)
+    batches = RoundBatches(epochs) if record_batches else None
     kwargs = dict(QUIET, max_epochs=epochs, precision="32-true", limit_val_batches=0)
     kwargs.update(trainer_kwargs)
-    Trainer(callbacks=[imp, batches], **kwargs).fit(model, datamodule=datamodule)
+    callbacks = [imp] if batches is None else [imp, batches]
+    Trainer(callbacks=callbacks, **kwargs).fit(model, datamodule=datamodule)
     return model, imp, batches
 
 

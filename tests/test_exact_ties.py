@@ -30,9 +30,9 @@ def tied_problem(n: int, d: int, m: int, dtype: torch.dtype, seed: int = 0):
     the same gate, a gate times 2, single-input gates of different sizes, and gates whose
     patterns differ only on examples where r = 0. Returns x, r, gates and the pairs."""
     generator = torch.Generator().manual_seed(seed)
-    x = torch.randn(n, d, generator=generator, dtype=torch.float64)
-    r = torch.randn(n, generator=generator, dtype=torch.float64)
-    gates = torch.randn(m, d, generator=generator, dtype=torch.float64)
+    x = torch.randn(n, d, generator=generator, dtype=torch.float64).to(dtype)
+    r = torch.randn(n, generator=generator, dtype=torch.float64).to(dtype)
+    gates = torch.randn(m, d, generator=generator, dtype=torch.float64).to(dtype)
     gates[m - 1] = gates[0]
     gates[m // 2] = 2 * gates[1]
     gates[2], gates[m - 2] = 0.0, 0.0
@@ -40,7 +40,7 @@ def tied_problem(n: int, d: int, m: int, dtype: torch.dtype, seed: int = 0):
     differ = ((x @ gates[3]) > 0) != ((x @ gates[m - 3]) > 0)
     r[differ] = 0.0
     pairs = [(0, m - 1), (1, m // 2), (2, m - 2), (3, m - 3)]
-    return x.to(dtype), r.to(dtype), gates.to(dtype), pairs
+    return x, r, gates, pairs
 
 
 @pytest.mark.parametrize("memory_mb", [32.0, 0.01])
