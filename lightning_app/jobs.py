@@ -12,6 +12,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from datamodules.task import SkipPoint
+from lightning_app.claims import DEFAULT_STALE_S, PointClaims
 from lightning_app.grid import GridPoint
 from lightning_app.results import read_result, write_csv, write_result
 
@@ -29,6 +30,7 @@ def run_grid(
     workers: int = 1,
     on_result: Callable[[GridPoint, dict], None] | None = None,
     progress: bool = True,
+    claim_stale_s: float = DEFAULT_STALE_S,
 ) -> list[dict]:
     """Runs every point not already done; returns all the grid's results in grid order.
 
@@ -38,7 +40,9 @@ def run_grid(
     failed, with its message, and the grid goes on. Points already done are never rewritten
     unless ``overwrite``; a done point whose settings differ from this sweep's stops the sweep
     before anything runs. At most ``workers`` jobs are in flight; each result is written as
-    soon as its job ends.
+    soon as its job ends. Points are claimed before they run (``claims.py``): a point another
+    sweep on ``root`` is running is waited for and its result kept, or taken over if that sweep
+    died (its claim older than ``claim_stale_s`` seconds, or its process gone).
     """
     order = [p for job in jobs for p in job]
     results: dict[GridPoint, dict] = {}
@@ -78,7 +82,7 @@ def run_grid(
             say(f"{todo[0].folder} failed:\n{''.join(traceback.format_exception(exc))}")
         wall_s = round(time.perf_counter() - start, 3)
         for p in todo:
-            result = {**base_result(p), **outcome[p], "wall_s": wall_s}
+            result = {**base_result(p), "wall_s": wall_s, **outcome[p]}  # a launcher's own wall_s wins
             write_result(root / p.folder, result)
             results[p] = result
             if on_result is not None:
@@ -86,23 +90,42 @@ def run_grid(
             counts[result["status"]] += 1
             metric = result.get("metric")
             shown = f"{metric:.4g}" if isinstance(metric, float) else str(metric)
-            say(f"{p.folder}: {result['status']} {result.get('metric_name')}={shown} ({wall_s:.1f} s)")
+            took = result["wall_s"]
+            say(f"{p.folder}: {result['status']} {result.get('metric_name')}={shown} ({took:.1f} s)")
+        claims.release(todo)
         bar.update(len(todo))
         bar.set_postfix(counts)
         write_csv(root / "results.csv", [results[p] for p in order if p in results])
 
+    def adopt(point: GridPoint, result: dict) -> None:  # finished by another sweep on this folder
+        if result.get("status") == "done":
+            _check_same_settings(point, result, base_result(point))
+        results[point] = result
+        counts["kept"] += 1
+        say(f"{point.folder}: {result.get('status')} (run by another sweep)")
+        bar.update(1)
+        bar.set_postfix(counts)
+        write_csv(root / "results.csv", [results[p] for p in order if p in results])
+
     pending: dict[Future, tuple] = {}
+
+    def drain(timeout: float | None = None) -> None:
+        if not pending:
+            time.sleep(timeout or 0)
+            return
+        done, _ = wait(pending, timeout=timeout, return_when=FIRST_COMPLETED)
+        for future in done:
+            finish(future, *pending.pop(future))
+
+    claims = PointClaims(root, claim_stale_s, overwrite)
     try:
-        for job, todo in todo_jobs:
-            pending[submit(job)] = (job, todo, time.perf_counter())
-            while len(pending) >= workers:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    finish(future, *pending.pop(future))
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                finish(future, *pending.pop(future))
+        with claims:
+            for job, todo in claims.turns(todo_jobs, adopt, idle=drain):
+                pending[submit(job)] = (job, todo, time.perf_counter())
+                while len(pending) >= workers:
+                    drain()
+            while pending:
+                drain()
     finally:
         bar.close()
     write_csv(root / "results.csv", [results[p] for p in order if p in results])

@@ -1,5 +1,6 @@
 """A sweep from start to end: save its config, report unavailable panels, find each panel's data,
-run the jobs here or in worker processes, then write the tables, heatmaps and figures."""
+run the jobs here, in worker processes or as Ray tasks, then write the tables, heatmaps and
+figures."""
 
 import logging
 
@@ -38,7 +39,12 @@ def run_sweep(plan: SweepPlan, make_worker_runner: RunnerFactory) -> list[dict]:
     workers = len(gpus) if gpus else config.sweep.workers
     progress = config.trainer.enable_progress_bar is not False
     pool = None
-    if workers > 1:
+    if config.sweep.launcher == "ray":
+        from lightning_app.ray_launcher import RayLauncher  # ray: only when chosen
+
+        pool = RayLauncher(make_worker_runner, root, config.sweep, config.trainer.accelerator)
+        submit, workers = pool.submit, pool.in_flight
+    elif workers > 1:
         pool = WorkerPool(make_worker_runner, workers, gpus)
         submit = pool.submit
     else:
@@ -53,6 +59,7 @@ def run_sweep(plan: SweepPlan, make_worker_runner: RunnerFactory) -> list[dict]:
             workers=workers,
             on_result=lambda point, result: log_point_hparams(root / point.folder, result),
             progress=progress,
+            claim_stale_s=config.sweep.claim_stale_s,
         )
     finally:
         if pool is not None:
