@@ -86,6 +86,24 @@ def test_a_clear_error_without_ray(monkeypatch, tmp_path):
         main(quickstart(tmp_path, tmp_path / "log", "--sweep.launcher=ray"))
 
 
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--sweep.workers=2"], "sweep.workers is for the local launcher"),
+        (["--sweep.ray_batch=0"], "sweep.ray_batch must be at least 1"),
+        (["--sweep.ray_max_retries=-1"], "sweep.ray_max_retries must be 0 or more"),
+        (["--sweep.launcher=slurm"], "sweep.launcher"),
+    ],
+)
+def test_bad_ray_settings_name_the_setting(tmp_path, capsys, extra, message):
+    from lightning_app.cli import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(quickstart(tmp_path, tmp_path / "log", "--sweep.launcher=ray", *extra))
+    assert stop.value.code not in (0, None)
+    assert message in f"{stop.value.code} {capsys.readouterr().err}"
+
+
 @pytest.mark.slow
 @in_private_network
 def test_ray_sweep_equals_the_in_process_sweep(tmp_path):
