@@ -112,9 +112,9 @@ def try_claim(folder: Path, stale_after: float = DEFAULT_STALE_S) -> Claim | Non
             if found is not None and not _remove_dead(path, found[1], stale_after):
                 return None
             continue
+        _live_tokens.add(token)
         fields = {"host": socket.gethostname(), "pid": os.getpid(), "token": token, "since": time.time()}
         os.write(fd, json.dumps(fields).encode())
-        _live_tokens.add(token)
         return Claim(path, fd, token)
     return None
 

@@ -18,6 +18,7 @@ import shutil
 import tempfile
 import time
 import traceback
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,6 +80,8 @@ def _job_runner(make_runner, device: int | None, scratch: Path):
     key = pickle.dumps((make_runner, device, str(scratch)))
     if _runner is None or _runner[0] != key:
         logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)
+        # the arguments are the sweep's; the worker's own command line is Ray's
+        warnings.filterwarnings("ignore", message=".*LightningCLI's args parameter.*")
         _runner = (key, make_runner(device, root=str(scratch)))
         keep_freed_memory()
     return _runner[1]

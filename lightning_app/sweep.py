@@ -21,7 +21,7 @@ def run_sweep(plan: SweepPlan, make_worker_runner: RunnerFactory) -> list[dict]:
     """Runs ``plan``'s points not yet done and returns every point's result, in grid order.
 
     ``make_worker_runner`` builds the job runner of a worker process (used when the sweep runs
-    on several GPUs or CPU workers).
+    on several GPUs or CPU workers, or as Ray tasks).
     """
     logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)
     logging.getLogger("lightning_app").setLevel(logging.INFO)

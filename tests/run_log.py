@@ -1,6 +1,7 @@
 """A planted datamodule that writes a line to a log file when a point's training starts and when it
 ends (with the process and the Ray node, if any), so that tests can count how often each point
-ran across processes and machines; ``fail_width`` makes the points of that width raise."""
+ran across processes and machines; ``fail_width`` makes the points of that width raise, and
+``sleep_s`` makes every point last at least that long, whatever the machine's speed."""
 
 import json
 import os
@@ -18,9 +19,9 @@ def _ray_node() -> str | None:
 
 
 class LoggedPlanted(PlantedMLPDataModule):
-    def __init__(self, *args, run_log: str = "", fail_width: int = 0, **kwargs) -> None:
+    def __init__(self, *args, run_log: str = "", fail_width: int = 0, sleep_s: float = 0.0, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.run_log, self.fail_width = run_log, fail_width
+        self.run_log, self.fail_width, self.sleep_s = run_log, fail_width, sleep_s
 
     def _write(self, event: str) -> None:
         line = dict(
@@ -37,6 +38,7 @@ class LoggedPlanted(PlantedMLPDataModule):
     def setup(self, stage: str) -> None:
         if self.x is None and self.run_log:
             self._write("start")
+            time.sleep(self.sleep_s)
         if self.width == self.fail_width:
             raise RuntimeError(f"width {self.width} fails on purpose")
         super().setup(stage)

@@ -196,3 +196,30 @@ def test_two_sweeps_on_one_folder_run_every_point_once(tmp_path):
     shared, alone = table_of(tmp_path / "shared"), table_of(tmp_path / "alone")
     assert shared.shape == (2, 2, 2) and not np.isnan(shared).any()
     assert np.array_equal(shared, alone)
+
+
+def test_a_killed_sweep_is_resumed_and_its_claim_taken_over(tmp_path):
+    log = tmp_path / "runs.log"
+    args = fit_args(tmp_path / "run", log, "--data.nmeasurements=3000")
+    killed = subprocess.Popen([sys.executable, "cli.py", *args], cwd=ROOT, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 600
+        while time.time() < deadline:
+            events = [e["event"] for e in read_log(log)] if log.exists() else []
+            if events.count("end") >= 2 and events[-1] == "start":
+                break
+            time.sleep(0.05)
+        killed.send_signal(signal.SIGKILL)
+        killed.wait()
+    finally:
+        killed.kill()
+    cut_short = tuple(read_log(log)[-1]["point"])
+    held = list((tmp_path / "run").rglob(CLAIM_FILE))
+    assert len(held) == 1 and json.loads(held[0].read_text())["pid"] == killed.pid
+    run_fit(args)
+    runs = runs_per_point(log)
+    assert len(runs) == 8 and not list((tmp_path / "run").rglob(CLAIM_FILE))
+    for point, events in runs.items():
+        assert events.count("end") == 1 and events[-1] == "end", (point, events)  # none ran again once done
+    if runs[cut_short] != ["start", "end"]:  # unless it ended between the last look and the kill
+        assert runs[cut_short] == ["start", "start", "end"]

@@ -181,7 +181,7 @@ def test_a_node_removed_mid_sweep(tmp_path):
                 tmp_path / "run",
                 log,
                 "--data.fail_width=0",
-                "--data.nmeasurements=20000",
+                "--data.sleep_s=1.5",
                 "--sweep.mlist",
                 "5",
                 "20",
@@ -206,15 +206,23 @@ def test_a_node_removed_mid_sweep(tmp_path):
 @pytest.mark.slow
 @in_private_network
 def test_a_ray_sweep_and_a_local_one_share_a_folder(tmp_path):
+    """The Ray sweep claims a few points at a time (ray_batch 1: four in flight on two CPUs), so
+    the local sweep, started once Ray's workers run, finds points left to take."""
     log = tmp_path / "runs.log"
-    args = quickstart(tmp_path / "shared", log, "--data.fail_width=0", "--data.nmeasurements=20000")
-    launchers = (["--sweep.launcher=ray", "--sweep.ray_address=local"], ["--sweep.launcher=local"])
+    args = quickstart(tmp_path / "shared", log, "--data.fail_width=0", "--data.sleep_s=3")
+    launchers = (["--sweep.launcher=ray", "--sweep.ray_address=local", "--sweep.ray_batch=1"], [])
     commands = [[sys.executable, "cli.py", *args, *extra] for extra in launchers]
-    sweeps = [subprocess.Popen(c, cwd=ROOT, stderr=subprocess.PIPE, text=True) for c in commands]
-    errors = [sweep.communicate(timeout=600)[1] for sweep in sweeps]
-    assert [sweep.returncode for sweep in sweeps] == [0, 0], errors
+    through_ray = subprocess.Popen(commands[0], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while not (log.exists() and read_log(log)) and time.time() < deadline:
+        time.sleep(0.1)
+    local = subprocess.Popen(commands[1], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    errors = [sweep.communicate(timeout=600)[1] for sweep in (through_ray, local)]
+    assert [through_ray.returncode, local.returncode] == [0, 0], errors
     runs = runs_per_point(log)
     assert len(runs) == 12 and all(events == ["start", "end"] for events in runs.values()), runs
+    pids = {line["pid"] for line in read_log(log)}
+    assert local.pid in pids and len(pids - {local.pid}) >= 1  # both sweeps ran points
     (table,) = tables(tmp_path / "shared").values()
     assert table.shape == (3, 2, 2) and not np.isnan(table).any()
 
