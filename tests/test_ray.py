@@ -2,6 +2,7 @@
 simulated on this machine, each test in a private network namespace (tests/netns.py): results equal
 to the in-process sweep's, a node removed mid-sweep, a Ray sweep and a local one on one folder."""
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -22,7 +23,9 @@ from tests.helpers import run_fit
 from tests.netns import in_private_network
 from tests.run_log import read_log, runs_per_point
 
-ray = pytest.importorskip("ray", reason="Ray is not installed: pip install -e '.[ray]'")
+needs_ray = pytest.mark.skipif(
+    importlib.util.find_spec("ray") is None, reason="Ray is not installed: pip install -e '.[ray]'"
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMINGS = ("wall_s", "fit_s")
@@ -86,6 +89,7 @@ def test_a_clear_error_without_ray(monkeypatch, tmp_path):
         main(quickstart(tmp_path, tmp_path / "log", "--sweep.launcher=ray"))
 
 
+@needs_ray
 @pytest.mark.parametrize(
     "extra, message",
     [
@@ -104,6 +108,7 @@ def test_bad_ray_settings_name_the_setting(tmp_path, capsys, extra, message):
     assert message in f"{stop.value.code} {capsys.readouterr().err}"
 
 
+@needs_ray
 @pytest.mark.slow
 @in_private_network
 def test_ray_sweep_equals_the_in_process_sweep(tmp_path):
@@ -163,6 +168,7 @@ def remove_worker_mid_batch(cluster, worker, log: Path, removed: list) -> None:
         time.sleep(0.1)
 
 
+@needs_ray
 @pytest.mark.slow
 @in_private_network
 def test_a_node_removed_mid_sweep(tmp_path):
@@ -203,6 +209,7 @@ def test_a_node_removed_mid_sweep(tmp_path):
     assert len(list((tmp_path / "run").rglob("claim.json"))) == 0
 
 
+@needs_ray
 @pytest.mark.slow
 @in_private_network
 def test_a_ray_sweep_and_a_local_one_share_a_folder(tmp_path):
@@ -227,6 +234,7 @@ def test_a_ray_sweep_and_a_local_one_share_a_folder(tmp_path):
     assert table.shape == (3, 2, 2) and not np.isnan(table).any()
 
 
+@needs_ray
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 @in_private_network
