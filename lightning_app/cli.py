@@ -121,8 +121,9 @@ class SweepCLI(LightningCLI):
             "--sweep.ray_address",
             type=str | None,
             default=None,
-            help="With sweep.launcher ray: auto (the running cluster), an address (host:6379), or "
-            "unset for a local Ray (or the cluster ray start left on this machine).",
+            help="With sweep.launcher ray: auto (the cluster ray start runs here), an address "
+            "(host:6379), local (a new Ray on this machine), or unset (Ray's choice: $RAY_ADDRESS, the "
+            "cluster ray start left here, else a new local Ray).",
         )
         parser.add_argument(
             "--sweep.ray_batch", type=int, default=4, help="With sweep.launcher ray: jobs per Ray task."
