@@ -22,6 +22,7 @@ from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 
 from callbacks.aiht import AIHT
 from callbacks.imp import IMP
+from lightning_app.claims import DEFAULT_STALE_S
 from lightning_app.errors import SettingsError
 from lightning_app.grid import GridPoint
 from lightning_app.plan import SweepPlan
@@ -115,6 +116,42 @@ class SweepCLI(LightningCLI):
             help="Worker processes on the CPU (on GPUs: one per device in trainer.devices).",
         )
         parser.add_argument(
+            "--sweep.launcher",
+            type=Literal["local", "ray"],
+            default="local",
+            help="Where jobs run: local (this process, or sweep.workers / one process per GPU) or ray "
+            "(Ray tasks on a local Ray or the cluster at sweep.ray_address; pip install -e '.[ray]').",
+        )
+        parser.add_argument(
+            "--sweep.ray_address",
+            type=str | None,
+            default=None,
+            help="With sweep.launcher ray: auto (the cluster ray start runs here), an address "
+            "(host:6379), local (a new Ray on this machine), or unset (Ray's choice: $RAY_ADDRESS, the "
+            "cluster ray start left here, else a new local Ray).",
+        )
+        parser.add_argument(
+            "--sweep.ray_batch", type=int, default=4, help="With sweep.launcher ray: jobs per Ray task."
+        )
+        parser.add_argument(
+            "--sweep.ray_cpus",
+            type=int,
+            default=1,
+            help="With sweep.launcher ray: cores each task asks for (and trains with).",
+        )
+        parser.add_argument(
+            "--sweep.ray_max_retries",
+            type=int,
+            default=3,
+            help="With sweep.launcher ray: runs of a task again after its worker or node died.",
+        )
+        parser.add_argument(
+            "--sweep.claim_stale_s",
+            type=float,
+            default=DEFAULT_STALE_S,
+            help="A point claimed by a sweep whose heartbeat is older than this (seconds) is taken over.",
+        )
+        parser.add_argument(
             "--sweep.imp_precision",
             type=str,
             default="32-true",
@@ -145,8 +182,13 @@ def _output_dim(datamodule) -> int:
     return datamodule.output_dim
 
 
-def worker_runner(args: list[str], device: int | None) -> Callable[[list[GridPoint]], dict]:
-    """A worker process's job runner: the same plan, parsed again from the sweep's arguments."""
+def worker_runner(
+    args: list[str], device: int | None, root: str | None = None
+) -> Callable[[list[GridPoint]], dict]:
+    """A worker process's job runner: the same plan, parsed again from the sweep's arguments
+    (logging under ``root`` instead of the sweep's folder when given, as Ray tasks do)."""
+    if root is not None:
+        args = [*args, f"--trainer.default_root_dir={root}"]
     return PointRunner(SweepCLI(args).plan, device=device, progress_bar=False).run_job
 
 

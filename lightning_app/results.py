@@ -34,8 +34,13 @@ CSV_COLUMNS = [
 ]
 
 
+def _tmp_path(path: Path) -> Path:
+    """A temporary name next to ``path`` that no other process writes (sweeps may share a folder)."""
+    return path.with_name(f"{path.name}.{os.getpid()}.tmp")
+
+
 def _write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = _tmp_path(path)
     tmp.write_text(text)
     os.replace(tmp, path)
 
@@ -72,7 +77,7 @@ def write_csv(path: Path, results: list[dict]) -> None:
     extra = sorted({k for r in results for k in r} - set(CSV_COLUMNS) - {"identity"} - set(settings))
     columns = CSV_COLUMNS + extra + list(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = _tmp_path(path)
     with tmp.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()

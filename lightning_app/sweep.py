@@ -1,7 +1,7 @@
 """A sweep from start to end: check where it runs and what is finished (stopping before anything
 runs if a finished point had other settings), save its config, report unavailable panels, find
-each panel's data, run the jobs here or in worker processes, then write the tables, heatmaps and
-figures and log a summary."""
+each panel's data, run the jobs here, in worker processes or as Ray tasks, then write the tables,
+heatmaps and figures and log a summary."""
 
 import logging
 import os
@@ -26,7 +26,7 @@ def run_sweep(plan: SweepPlan, make_worker_runner: RunnerFactory) -> list[dict]:
     """Runs ``plan``'s points not yet done and returns every point's result, in grid order.
 
     ``make_worker_runner`` builds the job runner of a worker process (used when the sweep runs
-    on several GPUs or CPU workers).
+    on several GPUs or CPU workers, or as Ray tasks).
     """
     logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)
     logging.getLogger("lightning_app").setLevel(logging.INFO)
@@ -34,11 +34,14 @@ def run_sweep(plan: SweepPlan, make_worker_runner: RunnerFactory) -> list[dict]:
         logging.basicConfig(format="%(message)s")
     config = plan.config
     root = plan.root
-    for panel_config in plan.panel_configs:
-        gpu_ids(panel_config.trainer.accelerator, panel_config.trainer.devices)
-    gpus = gpu_ids(config.trainer.accelerator, config.trainer.devices)
-    if not gpus:
-        check_workers(config.sweep.workers, os.cpu_count() or 1)
+    on_ray = config.sweep.launcher == "ray"
+    gpus = None
+    if not on_ray:  # a Ray launcher checks the accelerator against the cluster's resources
+        for panel_config in plan.panel_configs:
+            gpu_ids(panel_config.trainer.accelerator, panel_config.trainer.devices)
+        gpus = gpu_ids(config.trainer.accelerator, config.trainer.devices)
+        if not gpus:
+            check_workers(config.sweep.workers, os.cpu_count() or 1)
     jobs = group_jobs(plan.points, plan.shared_trajectory)
     state = scan_finished(jobs, root, plan.identity, overwrite=config.sweep.overwrite, warn=log.warning)
     root.mkdir(parents=True, exist_ok=True)
@@ -49,7 +52,12 @@ def run_sweep(plan: SweepPlan, make_worker_runner: RunnerFactory) -> list[dict]:
     workers = len(gpus) if gpus else config.sweep.workers
     progress = config.trainer.enable_progress_bar is not False
     pool = None
-    if workers > 1:
+    if on_ray:
+        from lightning_app.ray_launcher import RayLauncher  # ray: only when chosen
+
+        pool = RayLauncher(make_worker_runner, root, config.sweep, config.trainer.accelerator)
+        submit, workers = pool.submit, pool.in_flight
+    elif workers > 1:
         pool = WorkerPool(make_worker_runner, workers, gpus)
         submit = pool.submit
     else:
@@ -63,6 +71,8 @@ def run_sweep(plan: SweepPlan, make_worker_runner: RunnerFactory) -> list[dict]:
             workers=workers,
             on_result=lambda point, result: log_point_hparams(root / point.folder, result),
             progress=progress,
+            overwrite=config.sweep.overwrite,
+            claim_stale_s=config.sweep.claim_stale_s,
         )
     finally:
         if pool is not None:
