@@ -16,6 +16,7 @@ import pytest
 
 from lightning_app import claims
 from lightning_app.claims import CLAIM_FILE, try_claim
+from lightning_app.cli import SweepCLI
 from tests.claim_holders import claim_and_wait, race
 from tests.helpers import run_fit
 from tests.run_log import read_log, runs_per_point
@@ -122,22 +123,12 @@ def test_a_live_claim_is_waited_for_then_taken_over_when_stale(tmp_path, monkeyp
     assert start["time"] >= stale_at  # run only once its claim went stale
 
 
-OTHER_RESULT = dict(  # the point m=2, s=3, seed 0 as another sweep with the same settings records it
-    task="mlp_planted",
-    method="aiht",
-    num_layers=1,
-    m=2,
-    s=3,
-    seed=0,
-    metric_name="psnr",
-    epochs=3,
-    batch_size=0,
-    bias=False,
-    convex=False,
-    precision="64-true",
-    status="done",
-    metric=12.5,
-)
+def other_result(root: Path, log: Path) -> dict:
+    """The point m=2, s=3, seed 0 as another sweep with the same settings records it (its
+    identity that of this sweep's point), with a metric this sweep would not compute."""
+    plan = SweepCLI(fit_args(root, log)[1:]).plan
+    point = next(p for p in plan.points if (p.m, p.s, p.seed) == (2, 3, 0))
+    return {**plan.base_result(point), "status": "done", "metric": 12.5}
 
 
 def test_a_point_finished_by_another_sweep_while_claimed_is_kept(tmp_path, monkeypatch):
@@ -145,6 +136,7 @@ def test_a_point_finished_by_another_sweep_while_claimed_is_kept(tmp_path, monke
     keeps that result and never runs the point."""
     monkeypatch.setattr(claims, "POLL_S", 0.2)
     folder = tmp_path / "run" / "mlp_planted/aiht/hidden1/m2_s3_seed0"
+    expected = other_result(tmp_path / "run", tmp_path / "runs.log")
     other = subprocess.Popen(
         [
             sys.executable,
@@ -158,7 +150,7 @@ def test_a_point_finished_by_another_sweep_while_claimed_is_kept(tmp_path, monke
             "write_result(folder, json.loads(sys.argv[3])); claim.release()\n",
             str(folder),
             "8",
-            json.dumps(OTHER_RESULT),
+            json.dumps(expected),
         ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
@@ -170,7 +162,7 @@ def test_a_point_finished_by_another_sweep_while_claimed_is_kept(tmp_path, monke
     finally:
         other.wait(timeout=60)
     by_point = {(r["m"], r["s"], r["seed"]): r for r in results}
-    assert by_point[(2, 3, 0)] == OTHER_RESULT
+    assert by_point[(2, 3, 0)] == expected
     assert table_of(tmp_path / "run")[0, 0, 0] == 12.5
     runs = runs_per_point(tmp_path / "runs.log")
     assert (2, 3, 0) not in runs
