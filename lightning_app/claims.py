@@ -221,11 +221,9 @@ class PointClaims:
             """The points of ``todo`` still to run; the others are adopted."""
             left = []
             for p in todo:
-                result = read(p)
-                finished_elsewhere = _fingerprint(self.root / p.folder) != seen[p] or (
-                    not self.overwrite and result is not None and result["status"] in KEPT
-                )
-                if result is not None and finished_elsewhere:
+                changed = _fingerprint(self.root / p.folder) != seen[p]
+                result = read(p) if changed or not self.overwrite else None  # overwrite: ours to redo
+                if result is not None and (changed or result["status"] in KEPT):
                     adopt(p, result)
                 else:
                     left.append(p)

@@ -67,6 +67,7 @@ def results_by_folder(root: Path) -> dict[str, dict]:
     found = {}
     for path in root.rglob("result.json"):
         result = json.loads(path.read_text())
+        result.get("identity", {}).get("data", {}).pop("run_log", None)  # each sweep logs to its own file
         found[str(path.parent.relative_to(root))] = {k: v for k, v in result.items() if k not in TIMINGS}
     return found
 
