@@ -11,6 +11,11 @@ The metric of a target s is the one measured right after the first prune that br
 count to ≤ s. With ``retrain`` it is instead measured after one more round of training with
 that mask: the next round trains exactly that network, so its metric before pruning is it,
 and only the last target costs an extra round.
+
+Two records beyond the paper: ``dense_metric``, the metric of the dense network at the end of the
+first round, before the first prune (measured on the evaluation batches, which draw nothing from
+torch's global generator, so every later batch order is unchanged); and ``networks[s]``, the
+weight matrices (sparse COO, nonzeros only) of the network whose metric was recorded for s.
 """
 
 import math
@@ -104,6 +109,8 @@ class IMP(Callback):
         self.waiting_retrain: list[int] = []
         self.results: dict[int, dict] = {}
         self.history: list[dict] = []
+        self.dense_metric: float | None = None
+        self.networks: dict[int, list[torch.Tensor]] = {}
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         if pl_module.network != "relu":
@@ -150,10 +157,13 @@ class IMP(Callback):
                 "lower model.lr or check the data scale"
             )
         batches = trainer.datamodule.val_dataloader()
+        if self.rounds_done == 0 and self.dense_metric is None:
+            self.dense_metric = pl_module.measure(batches)
         if self.waiting_retrain:
             metric = pl_module.measure(batches)
             for s in self.waiting_retrain:
                 self.results[s]["metric"] = metric
+                self.networks[s] = _nonzeros(pl_module)
             self.waiting_retrain = []
         if self.rounds_done < len(self.schedule):
             for count in self.schedule[self.rounds_done]:
@@ -184,6 +194,7 @@ class IMP(Callback):
         for s in self.targets:
             if s not in self.results and count <= s:
                 self.results[s] = {"metric": metric, "nnz": nnz, "round": self.rounds_done + 1}
+                self.networks[s] = _nonzeros(pl_module)
                 if self.retrain:
                     self.results[s]["metric"] = math.nan
                     self.waiting_retrain.append(s)
@@ -200,6 +211,8 @@ class IMP(Callback):
             "results": self.results,
             "history": self.history,
             "epochs_per_round": self.epochs_per_round,
+            "dense_metric": self.dense_metric,
+            "networks": self.networks,
         }
 
     def load_state_dict(self, state_dict: dict) -> None:
@@ -210,3 +223,10 @@ class IMP(Callback):
         self.results = state_dict["results"]
         self.history = state_dict["history"]
         self.epochs_per_round = state_dict["epochs_per_round"]
+        self.dense_metric = state_dict.get("dense_metric")
+        self.networks = state_dict.get("networks", {})
+
+
+def _nonzeros(pl_module: LightningModule) -> list[torch.Tensor]:
+    """The network's weight matrices as they are now, as sparse COO tensors (nonzeros only)."""
+    return [w.detach().to_sparse() for w in pl_module.net.weights()]

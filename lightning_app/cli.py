@@ -114,6 +114,12 @@ class SweepCLI(LightningCLI):
             default="32-true",
             help="trainer.precision of IMP points (the paper trains IMP in float32, AIHT in float64).",
         )
+        parser.add_argument(
+            "--sweep.export",
+            type=bool,
+            default=True,
+            help="Save each finished point's trained network as its nonzeros (sparse_network.pt).",
+        )
         parser.add_class_arguments(AIHT, "aiht", skip={"sparsity"}, instantiate=False)
         parser.add_class_arguments(IMP, "imp", skip={"targets"}, instantiate=False)
         parser.link_arguments("data", "model.input_dim", compute_fn=_num_features, apply_on="instantiate")
