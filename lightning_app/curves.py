@@ -99,7 +99,7 @@ def settings_curves(tables: list[Table], dense: list[Table]) -> CurvesFigure:
 def draw_curve(ax: Axes, c: Curve) -> None:
     s = np.asarray(c.s, dtype=float)
     dense = c.label == DENSE_LABEL
-    style = {"linestyle": "--", "color": "0.4"} if dense else {"marker": "o", "markersize": 3}
+    style = {"linestyle": "--", "color": "black", "zorder": 3} if dense else {"marker": "o", "markersize": 3}
     (line,) = ax.plot(s, c.mean, label=c.label, **style)
     ax.fill_between(s, c.mean - c.std, c.mean + c.std, color=line.get_color(), alpha=0.2, linewidth=0)
 

@@ -82,6 +82,7 @@ def cell_text(value: float) -> str:
 
 
 def shows_text(grid: np.ndarray) -> bool:
+    """Whether the grid is small enough for its cells to carry text."""
     return max(grid.shape) <= TEXT_MAX_CELLS
 
 

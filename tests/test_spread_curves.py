@@ -38,7 +38,7 @@ def random_grid(method: str, seed: int, dense: bool = True) -> list[dict]:
                     results.append(point(method, m, s, q, metric=0.0, status="skipped"))
                 else:
                     extra = {"dense_metric": dense_metric} if method == "imp" and dense else {}
-                    results.append(point(method, m, s, q, metric=metric, epochs=15, **extra))
+                    results.append(point(method, m, s, q, metric=metric, **extra))
     return results
 
 
