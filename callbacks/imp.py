@@ -26,6 +26,11 @@ The metric of a target s is the one measured right after the first prune that br
 count to ≤ s. With ``retrain`` it is instead measured after one more round of training with
 that mask: the next round trains exactly that network, so its metric before pruning is it,
 and only the last target costs an extra round.
+
+Two records beyond the paper: ``dense_metric``, the metric of the dense network at the end of the
+first round, before the first prune (measured on the evaluation batches with torch's global
+generator restored afterwards, so every later batch order is unchanged); and ``networks[s]``, the
+weight matrices (sparse COO, nonzeros only) of the network whose metric was recorded for s.
 """
 
 import math
@@ -85,6 +90,8 @@ class IMP(Callback):
         self.waiting_retrain: list[int] = []
         self.results: dict[int, dict] = {}
         self.history: list[dict] = []
+        self.dense_metric: float | None = None
+        self.networks: dict[int, list[torch.Tensor]] = {}
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         if pl_module.network != "relu":
@@ -154,11 +161,14 @@ class IMP(Callback):
                 "lower model.lr or check the data scale"
             )
         measurements = 0
+        if self.rounds_done == 0 and self.dense_metric is None:
+            self.dense_metric = self._measure_dense(trainer, pl_module)
         if self.waiting_retrain:
             metric = self._measure(trainer, pl_module, measurements)
             measurements += 1
             for s in self.waiting_retrain:
                 self.results[s]["metric"] = metric
+                self.networks[s] = _nonzeros(pl_module)
             self.waiting_retrain = []
         if self.rounds_done < len(self.schedule):
             scores = self._ranking(pl_module)
@@ -223,12 +233,22 @@ class IMP(Callback):
             batches = datamodule.val_dataloader()  # unshuffled: its one draw orders nothing
         return paper_metric(pl_module.net, batches, datamodule.metric_name, datamodule.max_label)
 
+    def _measure_dense(self, trainer: Trainer, pl_module: LightningModule) -> float:
+        """The metric of the network as it is, over the evaluation batches; the global generator's
+        state is restored after the pass, so the paper's later batch orders are unchanged."""
+        datamodule = trainer.datamodule
+        with torch.random.fork_rng(devices=[]):
+            return paper_metric(
+                pl_module.net, datamodule.val_dataloader(), datamodule.metric_name, datamodule.max_label
+            )
+
     def _record(self, trainer: Trainer, pl_module: LightningModule, count: int, metric: float) -> None:
         nnz = pl_module.nnz()
         self.history.append({"round": self.rounds_done + 1, "nnz": nnz, "metric": metric})
         for s in self.targets:
             if s not in self.results and count <= s:
                 self.results[s] = {"metric": metric, "nnz": nnz, "round": self.rounds_done + 1}
+                self.networks[s] = _nonzeros(pl_module)
                 if self.retrain:
                     self.results[s]["metric"] = math.nan
                     self.waiting_retrain.append(s)
@@ -247,6 +267,8 @@ class IMP(Callback):
             "results": self.results,
             "history": self.history,
             "epochs_per_round": self.epochs_per_round,
+            "dense_metric": self.dense_metric,
+            "networks": self.networks,
         }
 
     def load_state_dict(self, state_dict: dict) -> None:
@@ -259,3 +281,10 @@ class IMP(Callback):
         self.results = state_dict["results"]
         self.history = state_dict["history"]
         self.epochs_per_round = state_dict["epochs_per_round"]
+        self.dense_metric = state_dict.get("dense_metric")
+        self.networks = state_dict.get("networks", {})
+
+
+def _nonzeros(pl_module: LightningModule) -> list[torch.Tensor]:
+    """The network's weight matrices as they are now, as sparse COO tensors (nonzeros only)."""
+    return [w.detach().to_sparse() for w in pl_module.net.weights()]

@@ -164,6 +164,12 @@ class SweepCLI(LightningCLI):
             help="Random gates of minibatch AIHT on the planted and INR tasks: 'paper' draws them "
             "with seed 0 whatever the run's seed, as the paper's code does; 'run' with the run's seed.",
         )
+        parser.add_argument(
+            "--sweep.export",
+            type=bool,
+            default=True,
+            help="Save each finished point's trained network as its nonzeros (sparse_network.pt).",
+        )
         parser.add_class_arguments(AIHT, "aiht", skip={"sparsity"}, instantiate=False)
         parser.add_class_arguments(IMP, "imp", skip={"targets"}, instantiate=False)
         parser.link_arguments("data", "model.input_dim", compute_fn=_num_features, apply_on="instantiate")

@@ -1,22 +1,30 @@
-"""A sweep's outputs (SPEC §7): the paper's ``.npy`` tables, their heatmaps, one figure per task,
-a tidy ``results.csv`` and the images in TensorBoard; and ``python cli.py heatmap --logdir DIR``,
-which rebuilds all of them from TensorBoard event files alone.
+"""A sweep's outputs (SPEC §7): the paper's ``.npy`` tables, their heatmaps and spread over seeds,
+one figure per task, curves against sparsity, a tidy ``results.csv``, ``summary.md`` and the
+images in TensorBoard; and ``python cli.py heatmap --logdir DIR``, which rebuilds all of them
+from TensorBoard event files alone.
 
 Layout under the output folder OUT:
 
     OUT/tables/<TASK>/<method>/<paper file name>.npy   the table, shape (m, s, seed), float64
     OUT/tables/<TASK>/<method>/<paper file name>.png   its heatmap (mean over seeds)
+    OUT/tables/<TASK>/<method>/<paper file name>.std.png   its std over seeds, seeds per cell
     OUT/figure_<task>.png                              the task's panels side by side (+ AIHT − IMP)
+    OUT/figure_<task>_std.png                          their std heatmaps, in the same order
+    OUT/curves/<task>/hidden<L>_bs<b>_<E>epochs_bias<c>.png   metric against s per m
     OUT/results.csv                                    one row per grid point
+    OUT/summary.md                                     counts, best and worst cells, the figures
 """
 
 import argparse
 import sys
 from pathlib import Path
 
+from lightning_app.curves import save_all_curves
 from lightning_app.events import find_event_files, results_from_events
 from lightning_app.heatmaps import log_images, save_heatmap, save_task_figure
 from lightning_app.results import write_csv
+from lightning_app.spread import save_std_figure, save_std_heatmap, std_path
+from lightning_app.summary import write_summary
 from lightning_app.tables import build_tables, save_table
 
 TABLES_DIR = "tables"
@@ -31,28 +39,38 @@ def _sort_key(result: dict) -> tuple:
 def export_figures(
     results: list[dict], out_dir: Path, tb_log_dir: Path | None = None, expname: str = ""
 ) -> list[Path]:
-    """Writes every output (tables, heatmaps, figures, CSV) for ``results`` (result dicts, as in
-    ``result.json``) under ``out_dir``, logs the PNGs as images to TensorBoard in ``tb_log_dir``
-    if given (at the step = number of points done), and returns the written paths (tables,
-    heatmaps, figures, CSV). ``expname`` ends the ``.npy`` names as the paper's ``--expname`` does."""
+    """Writes every output (tables, heatmaps, spread, figures, curves, CSV, summary) for
+    ``results`` (result dicts, as in ``result.json``) under ``out_dir``, logs the PNGs as images
+    to TensorBoard in ``tb_log_dir`` if given (at the step = number of points done), and returns
+    the written paths. ``expname`` ends the ``.npy`` names as the paper's ``--expname`` does."""
     out_dir = Path(out_dir)
     results = sorted(results, key=_sort_key)
     tables = build_tables(results)
     written: list[Path] = []
     pngs: list[Path] = []
+    panel_pngs = {}
     for table in tables:
         npy = save_table(table, out_dir / TABLES_DIR, expname)
         png = save_heatmap(table, npy.with_suffix(".png"))
-        written += [npy, png]
-        pngs.append(png)
+        spread = save_std_heatmap(table, std_path(png))
+        written += [npy, png, spread]
+        pngs += [png, spread]
+        panel_pngs[table.panel] = (png, spread)
+    shared = []
     for task in sorted({t.panel.task for t in tables}):
+        task_tables = [t for t in tables if t.panel.task == task]
         path = out_dir / f"figure_{task}.png"
-        save_task_figure([t for t in tables if t.panel.task == task], path)
-        written.append(path)
-        pngs.append(path)
+        save_task_figure(task_tables, path)
+        spread = out_dir / f"figure_{task}_std.png"
+        save_std_figure(task_tables, spread)
+        shared += [path, spread]
+    shared += list(save_all_curves(tables, results, out_dir))
+    written += shared
+    pngs += shared
     csv_path = out_dir / "results.csv"
     write_csv(csv_path, results)
     written.append(csv_path)
+    written.append(write_summary(results, tables, panel_pngs, shared, out_dir))
     if tb_log_dir is not None:
         done = sum(r.get("status") == "done" for r in results)
         log_images(pngs, Path(tb_log_dir), out_dir, step=done)
@@ -63,7 +81,8 @@ def heatmap_main(argv: list[str]) -> None:
     """``python cli.py heatmap --logdir DIR [--out OUT]``: those outputs rebuilt from DIR's events."""
     parser = argparse.ArgumentParser(
         prog="cli.py heatmap",
-        description="Rebuild the results tables (.npy), heatmaps, figures and results.csv of the "
+        description="Rebuild the results tables (.npy), heatmaps, spread over seeds, figures, curves "
+        "against sparsity, results.csv and summary.md of the "
         "grid points logged under DIR, from their TensorBoard event files alone. Copy the log "
         "folders of several machines under one DIR to merge them (a point logged twice: the "
         "newest copy counts).",

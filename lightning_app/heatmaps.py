@@ -14,6 +14,9 @@ that divergence is told apart from a missing point (blank).
 A task's figure puts its panels side by side and, where AIHT and IMP were both run with the same
 settings, adds an AIHT − IMP panel (diverging colormap, limits symmetric about 0).
 
+Grids of at most ``TEXT_MAX_CELLS`` rows and columns (the paper's 10 × 10 are) carry each cell's
+value as text.
+
 Figures are drawn on matplotlib's Agg canvas at a fixed size and dpi, so each PNG's pixel size
 is known in advance: ``HEATMAP_PIXELS`` for a panel, ``figure_pixels(n)`` for n panels.
 """
@@ -40,6 +43,7 @@ PANEL_INCHES = (5.0, 4.6)
 HEATMAP_PIXELS = (round(HEATMAP_INCHES[0] * DPI), round(HEATMAP_INCHES[1] * DPI))  # (width, height)
 DIFFERENCE_PREFIX = "AIHT − IMP"
 DIFFERENCE_CMAP = "RdBu"
+TEXT_MAX_CELLS = 12
 
 
 @dataclass(frozen=True)
@@ -70,18 +74,53 @@ def figure_pixels(num_panels: int) -> tuple[int, int]:
     return round(num_panels * PANEL_INCHES[0] * DPI), round(PANEL_INCHES[1] * DPI)
 
 
-def _new_figure(inches: tuple[float, float]) -> Figure:
+def new_figure(inches: tuple[float, float]) -> Figure:
     fig = Figure(figsize=inches, dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
 
 
+def cell_text(value: float) -> str:
+    """A cell's value as its text: three significant digits, nothing for NaN."""
+    return "" if not math.isfinite(value) else f"{value:.3g}"
+
+
+def shows_text(grid: np.ndarray) -> bool:
+    """Whether the grid is small enough for its cells to carry text."""
+    return max(grid.shape) <= TEXT_MAX_CELLS
+
+
+def write_cells(ax: Axes, image: AxesImage, texts: np.ndarray) -> None:
+    """Writes ``texts[i, j]`` on cell (i, j), black on light colours and white on dark ones."""
+    grid = image.get_array()
+    font = 7 if max(texts.shape) <= 6 else 5.5
+    for (i, j), text in np.ndenumerate(texts):
+        if not text:
+            continue
+        colour = "black"
+        if not np.ma.is_masked(grid[i, j]):
+            red, green, blue, _ = image.cmap(image.norm(grid[i, j]))
+            colour = "black" if 0.299 * red + 0.587 * green + 0.114 * blue > 0.5 else "white"
+        ax.text(j, i, text, ha="center", va="center", fontsize=font, color=colour)
+
+
 def draw_heatmap(
-    ax: Axes, grid: np.ndarray, mlist: list[int], slist: list[int], scale: ColorScale, title: str
+    ax: Axes,
+    grid: np.ndarray,
+    mlist: list[int],
+    slist: list[int],
+    scale: ColorScale,
+    title: str,
+    texts: np.ndarray | None = None,
+    bad: str = "white",
 ) -> AxesImage:
-    """Draws one (m, s) grid on ``ax`` with a colorbar; NaN cells are left blank (white)."""
-    cmap = matplotlib.colormaps[scale.cmap].with_extremes(bad="white")
+    """Draws one (m, s) grid on ``ax`` with a colorbar; NaN cells are left blank (``bad``).
+
+    On a small grid (``shows_text``) every cell carries ``texts`` (default: its value)."""
+    cmap = matplotlib.colormaps[scale.cmap].with_extremes(bad=bad)
     image = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=scale.vmin, vmax=scale.vmax, aspect="auto")
+    if shows_text(grid):
+        write_cells(ax, image, np.vectorize(cell_text, otypes=[str])(grid) if texts is None else texts)
     ax.set_xticks(
         range(len(slist)), labels=[str(s) for s in slist], rotation=45, ha="right", rotation_mode="anchor"
     )
@@ -108,7 +147,7 @@ def panel_title(table: Table) -> str:
 
 def save_heatmap(table: Table, path: Path) -> Path:
     """One panel's heatmap as a ``HEATMAP_PIXELS`` PNG at ``path``."""
-    fig = _new_figure(HEATMAP_INCHES)
+    fig = new_figure(HEATMAP_INCHES)
     scale = color_scale(table.panel.task, table.metric_name)
     ax = fig.add_subplot()
     draw_heatmap(ax, table.mean(), table.mlist, table.slist, scale, panel_title(table))
@@ -143,7 +182,8 @@ def _symmetric_limit(grid: np.ndarray) -> float:
     return largest if math.isfinite(largest) and largest > 0 else 1.0
 
 
-def _same_settings(table: Table) -> tuple:
+def same_settings(table: Table) -> tuple:
+    """What panels that can share axes have in common: task, depth, epochs, batch size, bias."""
     p = table.panel
     return p.task, p.num_layers, p.epochs, p.batch_size, p.bias
 
@@ -154,7 +194,7 @@ def figure_panels(tables: list[Table]) -> list[tuple[Table, ...]]:
     m and s values). A one-element tuple is a plain panel."""
     groups: dict[tuple, list[Table]] = {}
     for table in sorted(tables, key=lambda t: t.panel):
-        groups.setdefault(_same_settings(table), []).append(table)
+        groups.setdefault(same_settings(table), []).append(table)
     panels: list[tuple[Table, ...]] = []
     for key in sorted(groups):
         group = groups[key]
@@ -173,7 +213,7 @@ def save_task_figure(tables: list[Table], path: Path) -> list[str]:
     panels = figure_panels(tables)
     if not panels:
         raise ValueError("save_task_figure needs at least one table")
-    fig = _new_figure((len(panels) * PANEL_INCHES[0], PANEL_INCHES[1]))
+    fig = new_figure((len(panels) * PANEL_INCHES[0], PANEL_INCHES[1]))
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     titles = []
     for ax, panel in zip(axes, panels, strict=True):

@@ -1,9 +1,11 @@
-"""Running one job of a sweep (the points one training run serves) and reading each point's
-result fields off the trained model and the algorithm's callbacks."""
+"""Running one job of a sweep (the points one training run serves), reading each point's
+result fields off the trained model and the algorithm's callbacks, and exporting each point's
+trained network (``lightning_app/export.py``) unless ``sweep.export`` is false."""
 
 import time
 
 from lightning_app.build import TrainingRun, build_run
+from lightning_app.export import EXPORT_FILE, NetworkLayers, aiht_network, export_network, imp_network
 from lightning_app.grid import GridPoint
 from lightning_app.plan import SweepPlan
 
@@ -23,18 +25,41 @@ class PointRunner:
         fit_s = round(time.perf_counter() - start, 3)
         run.logger.finalize("success")
         if points[0].method == "imp":
-            return imp_results(run, points, fit_s)
-        return {points[0]: aiht_result(run, fit_s)}
+            results = imp_results(run, points, fit_s)
+        else:
+            results = {points[0]: aiht_result(run, fit_s)}
+        if run.model.network != "linear":  # the Gaussian sensing task has no network
+            for p in points:
+                results[p].update(self.export(p, trained_network(run, p), results[p]))
+        return results
+
+    def export(self, point: GridPoint, network: NetworkLayers, fields: dict) -> dict:
+        """The network's per-layer nonzero counts, and its file unless ``sweep.export`` is false."""
+        out = {"nnz_layers": network.nnz_per_layer()}
+        if self.plan.panel_config(point).sweep.export:
+            info = {**self.plan.base_result(point), **fields, "nnz_layers": out["nnz_layers"]}
+            export_network(self.plan.root / point.folder, network, info)
+            out["export"] = EXPORT_FILE
+        return out
+
+
+def trained_network(run: TrainingRun, point: GridPoint) -> NetworkLayers:
+    """The network whose metric the point reports."""
+    if point.method == "imp":
+        return imp_network(run.algorithm.networks[point.s])
+    return aiht_network(run.model)
 
 
 def imp_results(run: TrainingRun, points: list[GridPoint], fit_s: float) -> dict[GridPoint, dict]:
-    """Each target's metric, nonzeros and round from IMP's record of its trajectory."""
+    """Each target's metric, nonzeros and round from IMP's record of its trajectory, and the
+    dense network's metric at the end of the first round (the dense reference)."""
     results = run.algorithm.results
     return {
         p: {
             "metric": results[p.s]["metric"],
             "nnz": results[p.s]["nnz"],
             "imp_round": results[p.s]["round"],
+            "dense_metric": run.algorithm.dense_metric,
             "fit_s": fit_s,
         }
         for p in points

@@ -78,10 +78,12 @@ def run_sweep(plan: SweepPlan, make_worker_runner: RunnerFactory) -> list[dict]:
         if pool is not None:
             pool.close()
     from lightning_app.figures import FIGURES_RUN, export_figures  # matplotlib: only when drawing
+    from lightning_app.summary import SUMMARY_FILE
 
     written = export_figures(results, root, tb_log_dir=root / FIGURES_RUN)
-    log.warning("tables, heatmaps and figures: %d files under %s", len(written), root)
+    log.warning("tables, heatmaps, curves and figures: %d files under %s", len(written), root)
     log.warning(summary(results))
+    log.warning("summary: %s", root / SUMMARY_FILE)
     return results
 
 

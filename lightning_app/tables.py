@@ -16,6 +16,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+#: Degrees of freedom removed in the spread over seeds: 1, the sample standard deviation.
+STD_DDOF = 1
+
 #: The paper's name for each method, used in its results folders.
 PAPER_METHOD = {"aiht": "aiht", "imp": "pruning"}
 
@@ -82,6 +85,14 @@ def cell_value(result: dict) -> float:
     return math.nan
 
 
+def dense_value(result: dict) -> float:
+    """IMP's dense reference (``dense_metric``) of a done point; NaN where it has none."""
+    dense = result.get("dense_metric")
+    if result.get("status") != "done" or dense is None:
+        return math.nan
+    return float(dense)
+
+
 def paper_file_name(
     panel: PanelKey, mlist: list[int], slist: list[int], seeds: list[int], expname: str = ""
 ) -> str:
@@ -128,18 +139,30 @@ class Table:
             warnings.simplefilter("ignore", category=RuntimeWarning)
             return np.nanmean(self.values, axis=2)
 
+    def std(self) -> np.ndarray:
+        """Sample standard deviation over seeds (``ddof=1``: divided by n − 1), NaN seeds left
+        out; NaN where fewer than two seeds have a value."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=RuntimeWarning)
+            return np.nanstd(self.values, axis=2, ddof=STD_DDOF)
+
+    def counts(self) -> np.ndarray:
+        """How many seeds have a value (done or skipped) in each cell."""
+        return np.sum(~np.isnan(self.values), axis=2)
+
 
 def build_table(
     results: list[dict],
     mlist: list[int] | None = None,
     slist: list[int] | None = None,
     seeds: list[int] | None = None,
+    value=cell_value,
 ) -> Table:
     """The table of one panel's results.
 
     The axes are the given lists, or else the sorted distinct m, s and seed of the results;
     results outside given lists are left out. Where two results share (m, s, seed) the later
-    one in the list wins.
+    one in the list wins. ``value(result)`` is the number a result puts in its cell.
     """
     if not results:
         raise ValueError("build_table needs at least one result")
@@ -157,7 +180,7 @@ def build_table(
     for r in results:
         at = [index[a].get(int(r[key])) for a, key in enumerate(("m", "s", "seed"))]
         if None not in at:
-            values[tuple(at)] = cell_value(r)
+            values[tuple(at)] = value(r)
             diverged[tuple(at)] = r.get("status") == "diverged"
     names = [r.get("metric_name") for r in results if r.get("metric_name")]
     return Table(panel, names[0] if names else "metric", mlist, slist, seeds, values, diverged)

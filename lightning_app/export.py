@@ -1,0 +1,56 @@
+"""A finished point's trained network, exported as its nonzeros only (``sparse_export.py`` at the
+repository root holds the format and its loader, which need nothing else from the project).
+
+AIHT's network is read off the model: the frozen hidden layers, the layer trained last, its
+output weights W2 for vector outputs (as the output layer, W2ᵀ), and its random gates in convex
+mode. IMP's network is the one IMP recorded for the point's s (``IMP.networks``), which for a
+shared trajectory is not the network the run ends with.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from torch import Tensor
+
+from modules.sparse_mlp import SparseMLP
+from sparse_export import save_sparse_mlp
+
+EXPORT_FILE = "sparse_network.pt"
+
+
+@dataclass
+class NetworkLayers:
+    """A network as ``sparse_export.save_sparse_mlp`` takes it."""
+
+    layers: list[Tensor]
+    output: str  # "sum" or "linear"
+    gates: Tensor | None = None
+
+    def nnz_per_layer(self) -> list[int]:
+        values = [layer.coalesce().values() if layer.is_sparse else layer for layer in self.layers]
+        return [int(v.count_nonzero()) for v in values]
+
+
+def aiht_network(model: SparseMLP) -> NetworkLayers:
+    """The gated network as it evaluates: h = w (a ReLU MLP) unless convex, then its gates."""
+    if model.network != "gated":
+        raise ValueError(f"only a network can be exported, not model.network {model.network!r}")
+    layers = [model.frozen.matrix(i) for i in range(model.layer)] + [model.weight.detach()]
+    output = "sum"
+    if model.output_dim > 1:
+        layers.append(model.output_weight.detach().T)
+        output = "linear"
+    return NetworkLayers(layers, output, model.gates.detach() if model.convex else None)
+
+
+def imp_network(weights: list[Tensor]) -> NetworkLayers:
+    """IMP's ReLU MLP from its weight matrices in layer order (the last is the output layer)."""
+    return NetworkLayers(list(weights), "linear")
+
+
+def export_network(folder: Path, network: NetworkLayers, info: dict) -> Path:
+    """Saves ``network`` with ``info`` (the point's settings and result) to ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / EXPORT_FILE
+    save_sparse_mlp(path, network.layers, network.output, network.gates, info)
+    return path

@@ -1,0 +1,98 @@
+"""The spread over seeds beside each mean heatmap: a heatmap of the standard deviation over seeds
+(``Table.std``: ddof = 1, failed seeds left out) on the same grid, with its own colour scale
+(0 to the panel's largest std), and the number of seeds that finished in each cell.
+
+On a small grid (``heatmaps.shows_text``) each cell reads ``<std>`` over ``n=<seeds>``; a cell
+with fewer than two seeds has no std (grey) and reads ``n=1`` or ``n=0``. On a larger grid the
+cells with fewer seeds than the table has are marked with a dot instead.
+
+Files: ``<table>.std.png`` beside each ``<table>.png``, and ``figure_<task>_std.png`` with the
+task's panels in the order of ``figure_<task>.png`` (differences left out).
+"""
+
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.image import AxesImage
+
+from lightning_app.heatmaps import (
+    HEATMAP_INCHES,
+    PANEL_INCHES,
+    ColorScale,
+    cell_text,
+    draw_heatmap,
+    figure_panels,
+    new_figure,
+    shows_text,
+)
+from lightning_app.tables import STD_DDOF, Table
+
+STD_CMAP = "YlOrRd"
+NO_STD = "0.85"  # the colour of cells with fewer than two seeds
+
+
+def std_path(heatmap_png: Path) -> Path:
+    """``x.png`` → ``x.std.png``."""
+    return heatmap_png.with_name(heatmap_png.stem + ".std.png")
+
+
+def std_scale(std: np.ndarray) -> ColorScale:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=RuntimeWarning)
+        largest = float(np.nanmax(std)) if std.size else math.nan
+    return ColorScale(0.0, largest if math.isfinite(largest) and largest > 0 else 1.0, STD_CMAP)
+
+
+def std_texts(std: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Each cell's text: its std over its seed count, or the count alone where there is no std."""
+    texts = np.empty(std.shape, dtype=object)
+    for at, n in np.ndenumerate(counts):
+        value = cell_text(std[at])
+        texts[at] = f"{value}\nn={n}" if value else f"n={n}"
+    return texts
+
+
+def std_title(table: Table) -> str:
+    seeds = len(table.seeds)
+    where = "n: seeds per cell" if shows_text(table.std()) else f"· fewer than {seeds} seeds"
+    return f"{table.panel.title}\nstd of {table.metric_name} over seeds (ddof={STD_DDOF}); {where}"
+
+
+def draw_std_heatmap(ax: Axes, table: Table) -> AxesImage:
+    """The table's std over seeds on ``ax``, seed counts shown (see the module docstring)."""
+    std, counts = table.std(), table.counts()
+    image = draw_heatmap(
+        ax, std, table.mlist, table.slist, std_scale(std), std_title(table), std_texts(std, counts), NO_STD
+    )
+    if not shows_text(std):
+        rows, cols = np.nonzero(counts < len(table.seeds))
+        ax.scatter(cols, rows, s=4, c="black", marker=".")
+    return image
+
+
+def save_std_heatmap(table: Table, path: Path) -> Path:
+    """One panel's std heatmap as a ``HEATMAP_PIXELS`` PNG at ``path``."""
+    fig = new_figure(HEATMAP_INCHES)
+    draw_std_heatmap(fig.add_subplot(), table)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    return path
+
+
+def save_std_figure(tables: list[Table], path: Path) -> list[str]:
+    """The std heatmaps of a task's panels side by side, in the order of its mean figure;
+    returns their titles."""
+    panels = [panel[0] for panel in figure_panels(tables) if len(panel) == 1]
+    fig = new_figure((len(panels) * PANEL_INCHES[0], PANEL_INCHES[1]))
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    titles = []
+    for ax, table in zip(axes, panels, strict=True):
+        draw_std_heatmap(ax, table)
+        titles.append(ax.get_title())
+    fig.suptitle(f"{tables[0].panel.task.upper()}: spread over seeds")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    return titles
