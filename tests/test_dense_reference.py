@@ -45,35 +45,58 @@ def plain_dense_metric(batches, x, y, d: int, m: int, seed: int) -> float:
     return 20 * math.log10(float(y.abs().max())) - 10 * math.log10(mse)
 
 
-@pytest.mark.parametrize("batch_size", [0, 16], ids=["full_batch", "minibatches"])
-def test_dense_reference_equals_a_plain_dense_run(batch_size):
+class AllBatches(Callback):
+    """Every training batch of the fit, in order."""
+
+    def __init__(self) -> None:
+        self.batches: list[torch.Tensor] = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self.batches.append(batch[0].clone())
+
+
+def imp_fit(batch_size: int, measure_dense: bool = True):
+    """A three-round IMP fit of a tiny planted point; the dense measurement replaced by NaN
+    (no pass over any loader) unless ``measure_dense``."""
     m, d, seed, epochs = 4, 6, 1, 3
     dm = PlantedMLPDataModule(
         width=m, sparsity=6, seed=seed, nmeasurements=64, input_dim=d, batch_size=batch_size
     )
     model = SparseMLP(width=m, input_dim=d, seed=seed, network="relu")
-    imp = IMP(targets=[6])
-    seen = FirstRoundBatches(epochs)
-    states = []
-    measure = model.measure
+    imp = IMP(targets=[10])
+    imp.rng_states = []
+    measure = imp._measure_dense
 
-    def recorded_measure(batches):
+    def recorded(trainer, pl_module):
         before = torch.get_rng_state()
-        value = measure(batches)
-        states.append((before, torch.get_rng_state()))
+        value = measure(trainer, pl_module) if measure_dense else math.nan
+        imp.rng_states.append((before, torch.get_rng_state()))
         return value
 
-    model.measure = recorded_measure
+    imp._measure_dense = recorded
+    seen, every = FirstRoundBatches(epochs), AllBatches()
     trainer = Trainer(
-        callbacks=[seen, imp], max_epochs=epochs, precision="32-true", limit_val_batches=0, **QUIET
+        callbacks=[seen, every, imp], max_epochs=epochs, precision="32-true", limit_val_batches=0, **QUIET
     )
     trainer.fit(model, datamodule=dm)
+    return dm, imp, seen, every, (d, m, seed, epochs)
+
+
+@pytest.mark.parametrize("batch_size", [0, 16], ids=["full_batch", "minibatches"])
+def test_dense_reference_equals_a_plain_dense_run(batch_size):
+    dm, imp, seen, every, (d, m, seed, epochs) = imp_fit(batch_size)
     assert len(seen.batches) == epochs * (1 if batch_size == 0 else 4)
     expected = plain_dense_metric(seen.batches, dm.x, dm.y, d, m, seed)
     assert imp.dense_metric == pytest.approx(expected, rel=1e-5)
-    assert imp.dense_metric != imp.results[6]["metric"]  # measured before the first prune
-    before, after = states[0]  # the dense measurement is the first
+    assert imp.dense_metric != imp.results[10]["metric"]  # measured before the first prune
+    ((before, after),) = imp.rng_states
     assert torch.equal(before, after)  # it drew nothing from torch's global generator
+    # it leaves torch's global generator as it was: every later batch and the result are those of
+    # a fit without the dense measurement
+    _, without, _, every_without, _ = imp_fit(batch_size, measure_dense=False)
+    assert len(every.batches) > len(seen.batches) and len(every.batches) == len(every_without.batches)
+    assert all(torch.equal(a, b) for a, b in zip(every.batches, every_without.batches, strict=True))
+    assert imp.results[10]["metric"] == without.results[10]["metric"]
 
 
 def test_imp_points_record_the_dense_reference(tmp_path):
