@@ -107,6 +107,8 @@ def draw_curve(ax: Axes, c: Curve) -> None:
 def set_s_axis(ax: Axes, slist: list[int]) -> None:
     """A log axis labelled with the s values themselves (all of them when there are few)."""
     ax.set_xscale("log")
+    if slist:  # set, not autoscaled: a plot whose points all diverged (NaN) has no data to scale to
+        ax.set_xlim(min(slist) / 1.25, max(slist) * 1.25)
     if 0 < len(slist) <= 6:
         ax.set_xticks(slist)
     ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}"))
