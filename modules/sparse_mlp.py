@@ -27,6 +27,7 @@ import copy
 from collections.abc import Iterable
 from typing import Literal
 
+import numpy as np
 import torch
 from pytorch_lightning import LightningModule
 from torch import Tensor, nn
@@ -270,6 +271,14 @@ class SparseMLP(VectorOutputs, LightningModule):
         for x, y in batches:
             metric.update(self(x), y)
         return float(metric.compute())
+
+    def hidden_nonzeros(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The nonzeros of the hidden layer in training (W1 for vector outputs) as (units,
+        features, values), float64 numpy arrays, ascending by unit then feature."""
+        weight = self.weight.detach()
+        units, features = weight.nonzero(as_tuple=True)
+        values = weight[units, features].double().cpu().numpy()
+        return units.cpu().numpy(), features.cpu().numpy(), values
 
     def nnz(self) -> int:
         if self.network == "relu":
