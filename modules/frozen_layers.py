@@ -13,13 +13,13 @@ class FrozenLayers(nn.Module):
         super().__init__()
         self.count = 0
 
-    def append(self, weight: Tensor) -> None:
-        """Freezes a dense (units × inputs) weight matrix, keeping only its nonzeros."""
-        rows, cols = weight.nonzero(as_tuple=True)
+    def append(self, indices: Tensor, values: Tensor, shape: tuple[int, int]) -> None:
+        """Freezes a (units × inputs) weight matrix given as its nonzeros: 2 × nnz (unit, input)
+        indices in row-major order, their values, and the shape."""
         i = self.count
-        self.register_buffer(f"indices_{i}", torch.stack([rows, cols]))
-        self.register_buffer(f"values_{i}", weight[rows, cols].detach().clone())
-        self.register_buffer(f"shape_{i}", torch.tensor(weight.shape))
+        self.register_buffer(f"indices_{i}", indices.clone())
+        self.register_buffer(f"values_{i}", values.detach().clone())
+        self.register_buffer(f"shape_{i}", torch.tensor(shape))
         self.count += 1
 
     def matrix(self, i: int) -> Tensor:

@@ -4,7 +4,7 @@ n=50000, d=100, 15 epochs, full batch, seed 0, float64."""
 import pytest
 import torch
 
-import callbacks.aiht
+import modules.dense_weights
 from tests.helpers import PAPER_DB_TOLERANCE, figure1_point
 
 
@@ -16,7 +16,7 @@ def test_m100_s100_gives_the_papers_number_when_its_one_tie_goes_the_papers_way(
     """At update 10 four entries tie for the last place of the top 100: weight 85 of units 52,
     63, 75 and 83, whose gates are the same single input. The paper's run kept unit 75's; our
     rule keeps the largest index, unit 83's, and ends at 29.87 dB (30.30 for unit 52's)."""
-    choose = callbacks.aiht.top_s_nonzero
+    choose = modules.dense_weights.top_s_nonzero
     paper_pick, rule_pick = 75 * 100 + 85, 83 * 100 + 85
     seen = []
 
@@ -28,7 +28,7 @@ def test_m100_s100_gives_the_papers_number_when_its_one_tie_goes_the_papers_way(
             kept = torch.sort(torch.where(kept == rule_pick, paper_pick, kept)).values
         return kept
 
-    monkeypatch.setattr(callbacks.aiht, "top_s_nonzero", paper_tie)
+    monkeypatch.setattr(modules.dense_weights, "top_s_nonzero", paper_tie)
     assert abs(figure1_point(100, 100) - 29.582) < PAPER_DB_TOLERANCE
     assert seen == [4]
 
