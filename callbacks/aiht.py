@@ -158,8 +158,7 @@ class AIHT(Callback):
         x, _ = self._batch
         self._batch = None
         alpha, kept = self.vector.update(trainer, pl_module, x, self._batch_idx, self.budget(pl_module))
-        weight = pl_module.weight
-        if not (torch.isfinite(weight).all() and torch.isfinite(pl_module.output_weight).all()):
+        if not torch.isfinite(pl_module.net.vector_support()[1]).all():
             raise self._diverged(alpha)
         self.updates += 1
         self.step_size = alpha

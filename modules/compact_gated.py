@@ -7,6 +7,10 @@ columns of A); the full gradient and its top s go in chunks of units
 any units (``RandomGateRows``), or, once they follow the weights (sequential convex mode), a
 copy of the weights' pairs (``SparseGateRows``). The scalar AIHT steps are the same methods as
 the dense network's (``modules/dense_weights.py``), so one callback trains both.
+
+For vector outputs (SPEC §3) the pairs index [W1; W2] (W1 row-major, then W2 row-major), as the
+vector selection does; the gates follow W1's part, and the vector update reads and writes rows
+of units through ``vector_rows`` and ``vector_assign``, as it does with the dense network.
 """
 
 import torch
@@ -17,6 +21,7 @@ from modules.gate_rows import RandomGateRows, SparseGateRows
 from modules.gated_ops import gated_product
 from modules.sparse_rows import dense_rows, units_of
 from modules.support_columns import SupportColumns
+from modules.vector_ops import gated_vector_product
 
 
 class CompactGated(nn.Module):
@@ -25,7 +30,7 @@ class CompactGated(nn.Module):
     Args:
         width: hidden units m.
         input_dim: the layer's inputs d.
-        output_dim: k (1).
+        output_dim: k; 1 is the fused scalar network.
         gate_seed: the seed of the random gates (SPEC §1).
         memory_mb: the budget of one chunk of the full gradient (about twice this is used).
     """
@@ -35,10 +40,8 @@ class CompactGated(nn.Module):
 
     def __init__(self, width: int, input_dim: int, output_dim: int, gate_seed: int, memory_mb: float) -> None:
         super().__init__()
-        if output_dim != 1:
-            raise ValueError("model.storage 'compact' holds scalar outputs only: use model.storage dense")
         self.width, self.gate_seed, self.memory_mb = width, gate_seed, memory_mb
-        self.output_dim = 1
+        self.output_dim = output_dim
         self.columns = SupportColumns()
         self.register_buffer("index", torch.zeros(0, dtype=torch.long))
         self.register_buffer("values", torch.zeros(0, dtype=torch.float64))
@@ -67,7 +70,23 @@ class CompactGated(nn.Module):
 
     @property
     def num_weights(self) -> int:
-        return self.width * self.input_dim
+        outputs = self.width * self.output_dim if self.output_dim > 1 else 0
+        return self.width * self.input_dim + outputs
+
+    def _split(self, index: Tensor) -> int:
+        """How many of the ascending flat ``index`` fall in W1 (the rest index W2)."""
+        bound = torch.tensor([self.width * self.input_dim], device=index.device)
+        return int(torch.searchsorted(index, bound))
+
+    def _w1(self) -> tuple[Tensor, Tensor]:
+        """W1's pairs (all pairs for scalar outputs)."""
+        split = self._split(self.index)
+        return self.index[:split], self.values[:split]
+
+    def _w2(self) -> tuple[Tensor, Tensor]:
+        """W2's pairs, indexed into W2 (m × k) alone."""
+        split = self._split(self.index)
+        return self.index[split:] - self.width * self.input_dim, self.values[split:]
 
     def get_extra_state(self) -> dict:
         return {"input_dim": self.input_dim}
@@ -83,16 +102,38 @@ class CompactGated(nn.Module):
         for name in ("index", "values", "gate_index", "gate_values"):
             setattr(self, name, torch.empty_like(state[f"{prefix}{name}"], device=getattr(self, name).device))
 
-    def _rows(self) -> tuple[Tensor, Tensor]:
-        units = units_of(self.index, self.input_dim)
-        return units, dense_rows(self.index, self.values, self.input_dim, units)
-
     def forward(self, x: Tensor, convex: bool) -> Tensor:
         """The network on its inputs, with the gates the mode implies, from the units with
         nonzeros only: random gates in convex mode, h = w otherwise."""
-        units, rows = self._rows()
+        index, values = self._w1()
+        units = units_of(index, self.input_dim)
+        rows = dense_rows(index, values, self.input_dim, units)
         gates = self.random_gates.rows(units, x.dtype, x.device) if convex else None
+        if self.output_dim > 1:
+            w2_index, w2_values = self._w2()
+            return gated_vector_product(
+                x, rows, dense_rows(w2_index, w2_values, self.output_dim, units), gates
+            )
         return gated_product(x, rows, gates)
+
+    def vector_prediction(self, x: Tensor) -> Tensor:
+        """Y_hat with the gates held now, from the units with nonzeros in W1 only."""
+        units = units_of(self._w1()[0], self.input_dim)
+        w1, w2, gates = self.vector_rows(units)
+        return gated_vector_product(x, w1, w2, gates)
+
+    def vector_support(self) -> tuple[Tensor, Tensor]:
+        return self.index, self.values
+
+    def vector_rows(self, units: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """The rows ``units`` (ascending) of W1, W2 and the gates."""
+        (index1, values1), (index2, values2) = self._w1(), self._w2()
+        w1 = dense_rows(index1, values1, self.input_dim, units)
+        w2 = dense_rows(index2, values2, self.output_dim, units)
+        return w1, w2, self.gates.rows(units, self.values.dtype, self.values.device)
+
+    def vector_assign(self, index: Tensor, values: Tensor) -> None:
+        self.assign(index, values)
 
     def train_prediction(self, x: Tensor) -> Tensor:
         """A w with the gates held constant, from the support's columns; no autograd (the
@@ -127,29 +168,39 @@ class CompactGated(nn.Module):
         self.index, self.values = index.clone(), values.clone()
 
     def follow_weights(self) -> None:
-        """Sequential convex mode: the gates become a copy of the weights."""
-        self.gate_index, self.gate_values = self.index.clone(), self.values.clone()
+        """Sequential convex mode: the gates become a copy of the (first-layer) weights."""
+        index, values = self._w1()
+        self.gate_index, self.gate_values = index.clone(), values.clone()
         self.gates_follow.fill_(True)
         self._gates = None
 
     def hidden_layer(self) -> tuple[Tensor, Tensor, tuple[int, int]]:
         """The weights (units × inputs) as 2 × nnz (unit, input) indices, values and shape."""
-        keep = self.values != 0
-        index = self.index[keep]
+        index, values = self._w1()
+        keep = values != 0
+        index = index[keep]
         rows = torch.stack([torch.div(index, self.input_dim, rounding_mode="floor"), index % self.input_dim])
-        return rows, self.values[keep].clone(), (self.width, self.input_dim)
+        return rows, values[keep].clone(), (self.width, self.input_dim)
 
     def hidden_nnz(self) -> int:
-        return int(torch.count_nonzero(self.values))
+        return int(torch.count_nonzero(self._w1()[1]))
 
     def nnz(self) -> int:
-        return self.hidden_nnz()
+        return int(torch.count_nonzero(self.values))
 
     def dense_weight(self) -> Tensor:
-        """w as an m × d tensor: for small networks and tests only."""
-        out = self.values.new_zeros(self.width * self.input_dim)
-        out[self.index] = self.values
+        """w (W1) as an m × d tensor: for small networks and tests only."""
+        index, values = self._w1()
+        out = values.new_zeros(self.width * self.input_dim)
+        out[index] = values
         return out.view(self.width, self.input_dim)
+
+    def dense_output_weight(self) -> Tensor:
+        """W2 as an m × k tensor: for small networks and tests only."""
+        index, values = self._w2()
+        out = values.new_zeros(self.width * self.output_dim)
+        out[index] = values
+        return out.view(self.width, self.output_dim)
 
     def dense_gates(self) -> Tensor:
         """The gates as an m × d tensor: for small networks and tests only."""

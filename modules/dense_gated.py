@@ -81,6 +81,28 @@ class DenseGated(DenseWeights):
         with torch.no_grad():
             return gated_vector_product(x, self.weight, self.output_weight, self.gates)
 
+    def vector_support(self) -> tuple[Tensor, Tensor]:
+        """The nonzeros of W1 and W2 as flat indices into [W1 row-major, W2 row-major], values."""
+        w1, w2 = self.weight.detach(), self.output_weight.detach()
+        idx1 = w1.view(-1).nonzero().squeeze(1)
+        idx2 = w2.view(-1).nonzero().squeeze(1)
+        idx = torch.cat([idx1, idx2 + w1.numel()])
+        return idx, torch.cat([w1.view(-1)[idx1], w2.view(-1)[idx2]])
+
+    def vector_rows(self, units: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Copies of the rows ``units`` of W1, W2 and the gates."""
+        return self.weight.detach()[units], self.output_weight.detach()[units], self.gates[units]
+
+    @torch.no_grad()
+    def vector_assign(self, index: Tensor, values: Tensor) -> None:
+        """W1 and W2 ← ``values`` at the flat indices ``index`` into [W1; W2], zeros elsewhere."""
+        w1, w2 = self.weight, self.output_weight
+        w1.zero_()
+        w2.zero_()
+        in_w1 = index < w1.numel()
+        w1.view(-1)[index[in_w1]] = values[in_w1]
+        w2.view(-1)[index[~in_w1] - w1.numel()] = values[~in_w1]
+
     def sensing_columns(self, x: Tensor, index: Tensor) -> Tensor:
         """The columns of the batch's sensing matrix A at ``index`` (n × len(index))."""
         return self.columns.rows(x, self.gates, index).T

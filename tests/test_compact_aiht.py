@@ -107,3 +107,23 @@ def test_compact_ties_across_chunks_equal_dense():
     tied = (t == t[kept].min()).nonzero().squeeze(1)
     assert len(set((tied // d).tolist())) > 1 and not set(tied.tolist()) <= set(kept.tolist())
     assert_same_iterates(dense[4], compact[4])
+
+
+@pytest.mark.parametrize("importance", ["exact", "sketch"])
+@pytest.mark.parametrize("convex", [False, True])
+@pytest.mark.parametrize("batch_size", [0, 16])
+def test_compact_vector_outputs_equal_dense(importance, convex, batch_size):
+    from tests.vector_helpers import tiny_vector_run
+
+    epochs = 4 if batch_size == 0 else 2
+    kwargs = dict(
+        m=9, s=12, d=5, k=3, epochs=epochs, batch_size=batch_size, convex=convex, importance=importance
+    )
+    dense = tiny_vector_run(model_kwargs={"storage": "dense"}, **kwargs)
+    compact = tiny_vector_run(model_kwargs={"storage": "compact", "gradient_memory_mb": 1e-3}, **kwargs)
+    assert compact[1].storage == "compact"
+    for (d1, d2), (c1, c2) in zip(dense[4].weights, compact[4].weights, strict=True):
+        assert torch.equal(d1 != 0, c1 != 0) and torch.equal(d2 != 0, c2 != 0)
+        torch.testing.assert_close(c1, d1, rtol=1e-10, atol=0)
+        torch.testing.assert_close(c2, d2, rtol=1e-10, atol=0)
+    assert not torch.equal(dense[4].weights[0][0], dense[4].weights[-1][0])
