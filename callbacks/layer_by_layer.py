@@ -4,7 +4,13 @@
 of each later layer the module freezes the finished layer (sparsely) and starts the next on
 its features, and this callback maps the data once: every TensorBatches loader's inputs
 become relu(x W^T) of the newly frozen layer, the same labels throughout. A run resumed in a
-later layer maps fresh loaders through all frozen layers before they are used.
+later layer, mid-epoch included, maps fresh loaders through all frozen layers before they are
+used.
+
+The paper's code builds the training loader afresh for every layer, reseeded as for layer 1, so
+each layer sees the same sequence of minibatch orders as layer 1 did, from its first draw on
+(SPEC §4). Before every epoch this callback tells the training loader where its layer started
+(``TensorBatches.restart``), so a run resumed mid-layer gets the same orders.
 """
 
 from pytorch_lightning import Callback, LightningModule, Trainer
@@ -28,6 +34,11 @@ class LayerByLayer(Callback):
             self.epochs_per_layer = trainer.max_epochs
         trainer.fit_loop.max_epochs = self.epochs_per_layer * pl_module.num_layers
 
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        # A run resumed from a mid-epoch checkpoint (or one saved at an epoch's last batch) gets
+        # no on_train_epoch_start for the epoch it resumes in: bring the layer and loaders here.
+        self.on_train_epoch_start(trainer, pl_module)
+
     def on_train_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if not self.active:
             return
@@ -38,6 +49,8 @@ class LayerByLayer(Callback):
             pl_module.advance_layer()
         pl_module.layer_start_epoch = pl_module.layer * self.epochs_per_layer
         self._map(trainer.train_dataloader, pl_module)
+        for loader in self._loaders(trainer.train_dataloader):
+            loader.restart(pl_module.layer_start_epoch)
         self._map(trainer.val_dataloaders, pl_module)
 
     def on_validation_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
@@ -57,14 +70,20 @@ class LayerByLayer(Callback):
             logger.log_metrics({f"train/nnz_layer{pl_module.layer}": float(pl_module.layer_nnz())})
 
     @staticmethod
-    def _map(loaders, pl_module: LightningModule) -> None:
-        """Brings each loader's inputs to the features of the layer in training, once."""
+    def _loaders(loaders) -> list:
+        """The loaders as a list, each one a TensorBatches (``datamodules/tensor_batches.py``)."""
         if loaders is None:
-            return
+            return []
+        loaders = list(loaders) if isinstance(loaders, (list, tuple)) else [loaders]
+        if not all(hasattr(loader, "feature_layers") and hasattr(loader, "restart") for loader in loaders):
+            raise TypeError("deeper AIHT maps the data layer by layer: use TensorBatches loaders")
+        return loaders
+
+    @classmethod
+    def _map(cls, loaders, pl_module: LightningModule) -> None:
+        """Brings each loader's inputs to the features of the layer in training, once."""
         done: dict[tuple[int, int], Tensor] = {}
-        for loader in loaders if isinstance(loaders, (list, tuple)) else [loaders]:
-            if not hasattr(loader, "feature_layers"):
-                raise TypeError("deeper AIHT maps the data layer by layer: use TensorBatches loaders")
+        for loader in cls._loaders(loaders):
             while loader.feature_layers < pl_module.layer:
                 i, key = loader.feature_layers, (id(loader.x), loader.feature_layers)
                 if key not in done:

@@ -8,6 +8,10 @@ code. The paper's AIHT takes one batch from a fresh iterator before training
 the loader's order e + 1 (``skip_epochs=1``). Each epoch's order depends only on (seed, epoch),
 which Lightning sets through ``sampler.set_epoch``; the position inside an epoch is saved in
 checkpoints, so a run resumes mid-epoch with the same batches.
+
+Deeper AIHT builds the loader afresh for every layer, reseeded as for layer 1 (SPEC §4):
+``restart(epoch)`` says that the loader counts its orders again from Lightning's ``epoch``,
+so the layer's training epoch e gets the loader's order e + 1 counted from the layer's start.
 """
 
 from collections.abc import Iterator
@@ -17,11 +21,16 @@ from torch import Tensor
 
 
 class EpochOrder:
-    """The example order of each epoch; Lightning calls ``set_epoch`` before every epoch."""
+    """The example order of each epoch; Lightning calls ``set_epoch`` before every epoch.
+
+    ``first_epoch`` is the Lightning epoch at which the loader was (notionally) built: epoch
+    ``first_epoch`` gets the first order after the ``skip_epochs`` skipped ones.
+    """
 
     def __init__(self, n: int, shuffle: bool, seed: int, skip_epochs: int = 0) -> None:
         self.n, self.shuffle, self.seed, self.skip_epochs = n, shuffle, seed, skip_epochs
         self.epoch = 0
+        self.first_epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -30,8 +39,11 @@ class EpochOrder:
         """None for the natural order."""
         if not self.shuffle:
             return None
+        built_epochs = self.epoch - self.first_epoch
+        if built_epochs < 0:
+            raise RuntimeError(f"epoch {self.epoch} precedes the loader's first epoch {self.first_epoch}")
         generator = torch.Generator().manual_seed(self.seed)
-        draws = torch.empty(2 * (self.skip_epochs + self.epoch + 1), dtype=torch.int64).random_(
+        draws = torch.empty(2 * (self.skip_epochs + built_epochs + 1), dtype=torch.int64).random_(
             generator=generator
         )
         epoch_seed = int(draws[-1])  # draws[-2] is the loader's base seed, unused here
@@ -79,6 +91,10 @@ class TensorBatches:
                 yield self.x[idx], self.y[idx]
         self._next_batch = 0
         self.sampler.epoch += 1
+
+    def restart(self, epoch: int) -> None:
+        """The loader as if built anew, its generator reseeded, at Lightning's ``epoch``."""
+        self.sampler.first_epoch = epoch
 
     def state_dict(self) -> dict:
         return {"next_batch": self._next_batch}

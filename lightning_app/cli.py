@@ -39,6 +39,7 @@ QUIET_WARNINGS = (
     ".*tensorboardX.*",
     ".*isinstance\\(treespec, LeafSpec\\).*",
     ".*You defined a `validation_step` but have no `val_dataloader`.*",
+    ".*LightningCLI's args parameter is intended.*",  # main() passes the arguments after "fit"
 )
 USAGE = """usage: cli.py {fit,heatmap} ...
 

@@ -32,9 +32,64 @@ def spec_planted(m: int, s: int, q: int, n: int, d: int) -> tuple[np.ndarray, np
     return w, x, y
 
 
+def spec_planted_layers(
+    m: int, s: int, q: int, n: int, d: int, num_layers: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """num_layers hidden layers of width m, scalar output (fused sum): (X, labels)."""
+    np.random.seed(q + 1)
+    shapes = [(d, m)] + [(m, m)] * (num_layers - 1)
+    layers = []
+    for rows, cols in shapes:
+        c = min(rows * cols, int(s / num_layers))
+        pos = np.random.choice(rows * cols, c, replace=False)
+        vals = np.random.normal(size=c).astype(np.float32)
+        w = np.zeros(rows * cols)
+        w[pos] = vals
+        layers.append(w.reshape(rows, cols))
+    np.random.seed(q + 2)
+    x = np.random.normal(size=(n, d)).astype(np.float32)
+    h = x
+    for w in layers:
+        h = np.maximum(h @ w, 0)
+    return x, h.sum(-1).astype(np.float32)
+
+
 def dense_a(x: torch.Tensor, gates: torch.Tensor) -> torch.Tensor:
     """A = [D_1 X, …, D_m X] as an explicit n × m·d matrix."""
     return torch.cat([((x @ h) > 0).to(x.dtype)[:, None] * x for h in gates], dim=1)
+
+
+def spec_top_s(t, s: int) -> list[int]:
+    """The kept flat indices, ascending: the s largest |t|, ties to the larger index (what
+    np.argsort(|t|, kind="stable")[-s:] keeps), zeros never kept."""
+    magnitude = np.abs(np.asarray(t, dtype=np.float64))
+    k = min(s, int(np.count_nonzero(magnitude)))
+    return sorted(int(i) for i in np.argsort(magnitude, kind="stable")[magnitude.size - k :])
+
+
+def spec_refine(a_k, b, w_tilde, mu: float, steps: int, trace: list | None = None):
+    """SPEC §2 step 3 on f(v) = ||a_k v - b||², numpy arrays or torch tensors alike; returns
+    (v, mu). ``trace`` collects "accept" or "give up" for each inner step."""
+
+    def f(v):
+        return float(((a_k @ v - b) ** 2).sum())
+
+    cur, f_cur = w_tilde, f(w_tilde)
+    for _ in range(steps):
+        g = a_k.T @ (a_k @ cur - b)
+        for _attempt in range(11):
+            trial = cur - mu * g
+            if f(trial) <= f_cur - 0.9 * mu * float(g @ g):
+                cur, f_cur = trial, f(trial)
+                if trace is not None:
+                    trace.append("accept")
+                break
+            mu /= 2
+        else:
+            cur, f_cur = w_tilde, f(w_tilde)
+            if trace is not None:
+                trace.append("give up")
+    return cur, mu
 
 
 def spec_update(a: torch.Tensor, b: torch.Tensor, w: torch.Tensor, s: int, steps: int = 10) -> torch.Tensor:
@@ -47,26 +102,8 @@ def spec_update(a: torch.Tensor, b: torch.Tensor, w: torch.Tensor, s: int, steps
     else:
         mu = 1e-14
     t = w - mu * (a.T @ r)
-    order = sorted(range(t.numel()), key=lambda i: (-abs(float(t[i])), -i))  # ties: larger index first
-    kept = sorted(i for i in order[:s] if float(t[i]) != 0)
-    a_k = a[:, kept]
-    w_tilde = t[kept].clone()
-    cur = w_tilde.clone()
-
-    def f(v):
-        return float(((a_k @ v - b) ** 2).sum())
-
-    f_cur = f(cur)
-    for _ in range(steps):
-        g = a_k.T @ (a_k @ cur - b)
-        for _attempt in range(11):
-            trial = cur - mu * g
-            if f(trial) <= f_cur - 0.9 * mu * float(g @ g):
-                cur, f_cur = trial, f(trial)
-                break
-            mu /= 2
-        else:
-            cur, f_cur = w_tilde.clone(), f(w_tilde)
+    kept = spec_top_s(t.detach().cpu().numpy(), s)
+    cur, _ = spec_refine(a[:, kept], b, t[kept].clone(), mu, steps)
     out = torch.zeros_like(w)
     out[kept] = cur
     return out

@@ -4,11 +4,12 @@ import numpy as np
 import pytest
 import torch
 
+from callbacks.aiht import refine
 from modules.gated_ops import gated_prediction
 from modules.support_columns import SupportColumns
 from modules.top_s import top_s_nonzero
 from tests.helpers import RepeatedInputs, tiny_run
-from tests.reference import dense_a, spec_gates, spec_update
+from tests.reference import dense_a, spec_gates, spec_refine, spec_update
 
 
 def reference_iterates(rec, m, d, s, seed, convex, batches_per_epoch):
@@ -167,3 +168,26 @@ def test_resume_from_checkpoint_ends_equal(tmp_path, batch_size):
     assert torch.equal(model.weight, full.weight)
     assert torch.equal(model.gates, full.gates)
     assert np.isfinite(aiht.step_size)
+
+
+def test_refine_gives_up_after_eleven_failed_tries_and_goes_on_from_w_tilde():
+    """f(v) = (v_0)² + (eps·v_1)²: from w~ = (1e-7, 1/eps) with mu = 1/eps² the first inner step
+    is accepted (it zeroes the second residual but multiplies the first by 1 - 1/eps²); the
+    second step's gradient then needs mu <= 1.1, which 11 halvings of 1e6 never reach, so it
+    resets to w~ with mu = 1e6 / 2^11, and the remaining steps go on from w~ with that mu."""
+    eps = 1e-3
+    a = np.array([[1.0, 0.0], [0.0, eps], [0.0, 0.0]])
+    b = np.zeros(3)
+    w_tilde = np.array([1e-7, 1 / eps])
+    trace: list[str] = []
+    expected, expected_mu = spec_refine(a, b, w_tilde, 1 / eps**2, 10, trace)
+    assert trace[:3] == ["accept", "give up", "accept"] and trace.count("give up") == 1
+    assert expected_mu <= 1 / eps**2 / 2**11
+
+    def t(v):
+        return torch.tensor(v, dtype=torch.float64)
+
+    values, mu, f = refine(t(a), t(b), t(w_tilde), t(1 / eps**2), 10)
+    assert float(mu) == expected_mu
+    torch.testing.assert_close(values, t(expected), rtol=1e-12, atol=0)
+    assert float(f) == pytest.approx(float(((a @ expected - b) ** 2).sum()), rel=1e-12)

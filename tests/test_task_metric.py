@@ -36,3 +36,13 @@ def test_psnr_over_all_examples_and_outputs():
 def test_unknown_metric_names_the_setting():
     with pytest.raises(ValueError, match="metric_name"):
         TaskMetric("f1")
+
+
+def test_psnr_is_float64_throughout():
+    metric = TaskMetric("psnr", max_label=3.0)
+    pred = torch.tensor([0.1, 2.9, -1.3, 0.7], dtype=torch.float64)
+    target = torch.tensor([0.0, 3.0, -1.0, 0.75], dtype=torch.float64)
+    metric.update(pred[:3], target[:3])
+    metric.update(pred[3:], target[3:])
+    mse = sum((p - t) ** 2 for p, t in zip(pred.tolist(), target.tolist(), strict=True)) / 4
+    assert float(metric.compute()) == pytest.approx(20 * math.log10(3.0) - 10 * math.log10(mse), rel=1e-14)
