@@ -15,6 +15,7 @@ plot of peak memory against m, ``memory_scaling.png``, under ``--out``.
     .venv/bin/python benchmarks/memory_scaling.py --m 1000 10000            # a quick look
     .venv/bin/python benchmarks/memory_scaling.py                            # the full table
     .venv/bin/python benchmarks/memory_scaling.py --m 10000000 --methods compact
+    .venv/bin/python benchmarks/memory_scaling.py --replot a.csv b.csv      # one plot of several runs
 """
 
 import argparse
@@ -156,6 +157,13 @@ def point_flags(args: argparse.Namespace) -> list[str]:
     ]
 
 
+def write_csv(rows: list[dict], path: Path) -> None:
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, FIELDS)
+        writer.writeheader()
+        writer.writerows({k: r.get(k, "") for k in FIELDS} for r in rows)
+
+
 def dense_fits(args: argparse.Namespace, m: int) -> bool:
     """Whether the dense state (``modules/storage.py``'s estimate) stays under --dense-limit-mb."""
     from modules.storage import dense_state_bytes
@@ -188,7 +196,7 @@ def plot(rows: list[dict], path: Path) -> None:
     ax.set_yscale("log")
     ax.set_xlabel("hidden width m")
     ax.set_ylabel("peak resident memory (MB)")
-    ax.set_title("One planted point: n=5000, d=100, s=100, 15 full-batch epochs")
+    ax.set_title("One planted AIHT/IMP point (n=5000, d=100, s=100, 15 epochs)", fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     fig.tight_layout()
@@ -209,6 +217,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per AIHT point")
     parser.add_argument("--imp-timeout", type=float, default=600, help="seconds per IMP point")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--replot", type=Path, nargs="+", help="only plot the rows of these CSVs")
     parser.add_argument("--point", nargs=2, metavar=("M", "METHOD"), help=argparse.SUPPRESS)
     return parser.parse_args()
 
@@ -219,6 +228,14 @@ def main() -> None:
         print(json.dumps(run_point(args, int(args.point[0]), args.point[1])))
         return
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.replot:
+        rows = [row for path in args.replot for row in csv.DictReader(path.open())]
+        for row in rows:
+            for key in ("m", "train_peak_mb", "data_peak_mb"):
+                row[key] = int(float(row[key])) if row[key] else ""
+        write_csv(rows, args.out / "memory_scaling.csv")
+        plot(rows, args.out / "memory_scaling.png")
+        return
     rows = []
     for m in args.m:
         for method in args.methods:
@@ -233,10 +250,7 @@ def main() -> None:
                 row = spawn(args, m, method)
             rows.append(row)
             print(", ".join(f"{k}={row[k]}" for k in FIELDS if row.get(k, "") != ""), flush=True)
-            with open(args.out / "memory_scaling.csv", "w", newline="") as f:
-                writer = csv.DictWriter(f, FIELDS)
-                writer.writeheader()
-                writer.writerows({k: r.get(k, "") for k in FIELDS} for r in rows)
+            write_csv(rows, args.out / "memory_scaling.csv")
     plot(rows, args.out / "memory_scaling.png")
     print(f"wrote {args.out / 'memory_scaling.csv'} and {args.out / 'memory_scaling.png'}")
 

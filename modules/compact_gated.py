@@ -50,14 +50,30 @@ class CompactGated(nn.Module):
         self.register_buffer("gates_follow", torch.tensor(False))
         self.start_layer(input_dim)
 
-    def start_layer(self, input_dim: int) -> None:
-        """No weights on ``input_dim`` inputs, and the random gates."""
-        self.input_dim = input_dim
-        self.random_gates = RandomGateRows(self.width, input_dim, self.gate_seed)
+    def start_layer(self, input_dim: int, input_units: Tensor | None = None) -> None:
+        """No weights on ``input_dim`` inputs, and the random gates. ``input_units``: the inputs
+        the layer's data holds (the earlier layer's units with nonzeros, ``FrozenLayers`` with
+        ``reduced``), None for all of them."""
+        self._set_inputs(input_dim, input_units)
         self.index, self.values = self.index[:0], self.values[:0]
         self.gate_index, self.gate_values = self.gate_index[:0], self.gate_values[:0]
         self.gates_follow.fill_(False)
         self._gates: SparseGateRows | None = None
+
+    def _set_inputs(self, input_dim: int, input_units: Tensor | None) -> None:
+        """The layer works on the ``dim`` columns of its data: all ``input_dim`` inputs, or only
+        ``input_units`` (the others are zero features: their gradients are zero and their
+        weights stay zero, so a candidate there never wins). Flat indices j·dim + c of the
+        state are in those columns; ``hidden_layer`` and the dense views give input indices."""
+        self.input_dim = input_dim
+        self.input_units = None if input_units is None else input_units.cpu()
+        self.dim = input_dim if input_units is None else input_units.numel()
+        self.random_gates = RandomGateRows(self.width, input_dim, self.gate_seed, self.input_units)
+        self._gates = None
+
+    def _inputs_of(self, columns: Tensor) -> Tensor:
+        """The input indices of data columns."""
+        return columns if self.input_units is None else self.input_units.to(columns.device)[columns]
 
     @property
     def gates(self) -> RandomGateRows | SparseGateRows:
@@ -65,7 +81,7 @@ class CompactGated(nn.Module):
         if not bool(self.gates_follow):
             return self.random_gates
         if self._gates is None:
-            self._gates = SparseGateRows(self.gate_index, self.gate_values, self.input_dim)
+            self._gates = SparseGateRows(self.gate_index, self.gate_values, self.dim)
         return self._gates
 
     @property
@@ -75,7 +91,7 @@ class CompactGated(nn.Module):
 
     def _split(self, index: Tensor) -> int:
         """How many of the ascending flat ``index`` fall in W1 (the rest index W2)."""
-        bound = torch.tensor([self.width * self.input_dim], device=index.device)
+        bound = torch.tensor([self.width * self.dim], device=index.device)
         return int(torch.searchsorted(index, bound))
 
     def _w1(self) -> tuple[Tensor, Tensor]:
@@ -86,16 +102,16 @@ class CompactGated(nn.Module):
     def _w2(self) -> tuple[Tensor, Tensor]:
         """W2's pairs, indexed into W2 (m × k) alone."""
         split = self._split(self.index)
-        return self.index[split:] - self.width * self.input_dim, self.values[split:]
+        return self.index[split:] - self.width * self.dim, self.values[split:]
 
     def get_extra_state(self) -> dict:
-        return {"input_dim": self.input_dim}
+        units = None if self.input_units is None else self.input_units.tolist()
+        return {"input_dim": self.input_dim, "input_units": units}
 
     def set_extra_state(self, state: dict) -> None:
-        """The layer's input size (the buffers, loaded with it, hold the rest)."""
-        self.input_dim = state["input_dim"]
-        self.random_gates = RandomGateRows(self.width, self.input_dim, self.gate_seed)
-        self._gates = None
+        """The layer's inputs (the buffers, loaded with them, hold the rest)."""
+        units = state["input_units"]
+        self._set_inputs(state["input_dim"], None if units is None else torch.tensor(units, dtype=torch.long))
 
     def prepare_load(self, state: dict, prefix: str) -> None:
         """The pairs' counts differ from checkpoint to checkpoint: take their sizes first."""
@@ -106,8 +122,8 @@ class CompactGated(nn.Module):
         """The network on its inputs, with the gates the mode implies, from the units with
         nonzeros only: random gates in convex mode, h = w otherwise."""
         index, values = self._w1()
-        units = units_of(index, self.input_dim)
-        rows = dense_rows(index, values, self.input_dim, units)
+        units = units_of(index, self.dim)
+        rows = dense_rows(index, values, self.dim, units)
         gates = self.random_gates.rows(units, x.dtype, x.device) if convex else None
         if self.output_dim > 1:
             w2_index, w2_values = self._w2()
@@ -118,7 +134,7 @@ class CompactGated(nn.Module):
 
     def vector_prediction(self, x: Tensor) -> Tensor:
         """Y_hat with the gates held now, from the units with nonzeros in W1 only."""
-        units = units_of(self._w1()[0], self.input_dim)
+        units = units_of(self._w1()[0], self.dim)
         w1, w2, gates = self.vector_rows(units)
         return gated_vector_product(x, w1, w2, gates)
 
@@ -128,7 +144,7 @@ class CompactGated(nn.Module):
     def vector_rows(self, units: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """The rows ``units`` (ascending) of W1, W2 and the gates."""
         (index1, values1), (index2, values2) = self._w1(), self._w2()
-        w1 = dense_rows(index1, values1, self.input_dim, units)
+        w1 = dense_rows(index1, values1, self.dim, units)
         w2 = dense_rows(index2, values2, self.output_dim, units)
         return w1, w2, self.gates.rows(units, self.values.dtype, self.values.device)
 
@@ -153,7 +169,7 @@ class CompactGated(nn.Module):
 
     def support_gradient(self, x: Tensor, r: Tensor, index: Tensor) -> Tensor:
         """g at ``index``, from the gradient rows of its units (under the gates held now)."""
-        return support_gradient(x, r, index, self.input_dim, self.gates, self.memory_mb)
+        return support_gradient(x, r, index, self.dim, self.gates, self.memory_mb)
 
     def candidates(self, x: Tensor, r: Tensor, step_size: Tensor, budget: int) -> tuple[Tensor, Tensor]:
         """The top ``budget`` entries of t = w − mu·g over all m·d entries, chunk by chunk."""
@@ -179,7 +195,8 @@ class CompactGated(nn.Module):
         index, values = self._w1()
         keep = values != 0
         index = index[keep]
-        rows = torch.stack([torch.div(index, self.input_dim, rounding_mode="floor"), index % self.input_dim])
+        units = torch.div(index, self.dim, rounding_mode="floor")
+        rows = torch.stack([units, self._inputs_of(index % self.dim)])
         return rows, values[keep].clone(), (self.width, self.input_dim)
 
     def hidden_nnz(self) -> int:
@@ -190,10 +207,10 @@ class CompactGated(nn.Module):
 
     def dense_weight(self) -> Tensor:
         """w (W1) as an m × d tensor: for small networks and tests only."""
-        index, values = self._w1()
-        out = values.new_zeros(self.width * self.input_dim)
-        out[index] = values
-        return out.view(self.width, self.input_dim)
+        (units, inputs), values, _ = self.hidden_layer()
+        out = values.new_zeros(self.width, self.input_dim)
+        out[units, inputs] = values
+        return out
 
     def dense_output_weight(self) -> Tensor:
         """W2 as an m × k tensor: for small networks and tests only."""
@@ -205,4 +222,13 @@ class CompactGated(nn.Module):
     def dense_gates(self) -> Tensor:
         """The gates as an m × d tensor: for small networks and tests only."""
         units = torch.arange(self.width, device=self.values.device)
-        return self.gates.rows(units, self.values.dtype, self.values.device)
+        rows = self.gates.rows(units, self.values.dtype, self.values.device)
+        if self.input_units is None:
+            return rows
+        if not bool(self.gates_follow):
+            return RandomGateRows(self.width, self.input_dim, self.gate_seed).rows(
+                units, rows.dtype, rows.device
+            )
+        out = rows.new_zeros(self.width, self.input_dim)
+        out[:, self.input_units.to(rows.device)] = rows
+        return out

@@ -24,7 +24,7 @@ BYTES_PER_ENTRY = 8 * 8  # a chunk's gates, gradient (and its work copies), weig
 def units_per_chunk(dim: int, memory_mb: float) -> int:
     """How many units' rows of every per-chunk array fit in ``memory_mb``; the gate patterns of
     ``gated_gradient`` take as much again, so a chunk holds about twice ``memory_mb``."""
-    return max(1, int(memory_mb * 2**20) // (BYTES_PER_ENTRY * dim))
+    return max(1, int(memory_mb * 2**20) // (BYTES_PER_ENTRY * max(1, dim)))
 
 
 def gradient_chunks(

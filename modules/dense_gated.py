@@ -38,9 +38,12 @@ class DenseGated(DenseWeights):
         self.columns = SupportColumns()
         self.start_layer(input_dim)
 
-    def start_layer(self, input_dim: int) -> None:
+    def start_layer(self, input_dim: int, input_units: None = None) -> None:
         """Zero weights on ``input_dim`` inputs and the random gates (float64 at first, so they are
-        exactly numpy's; the module casts them to the trainer's precision)."""
+        exactly numpy's; the module casts them to the trainer's precision). The data holds every
+        input (``input_units`` None: dense features)."""
+        if input_units is not None:
+            raise ValueError("a dense network takes every input of its layer as a data column")
         device = self.weight.device if hasattr(self, "weight") else torch.device("cpu")
         dtype = self.weight.dtype if hasattr(self, "weight") else torch.float64
         gates = torch.from_numpy(random_gates(self.width, input_dim, self.gate_seed)).to(device, dtype)

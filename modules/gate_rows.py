@@ -15,19 +15,23 @@ from modules.sparse_rows import dense_rows, units_of
 
 class RandomGateRows:
     """Unit j's gate: the ``input_dim`` normals numpy's legacy generator gives after seeding it
-    with j + offset (offset from the gate seed, as ``modules.gates.random_gates``)."""
+    with j + offset (offset from the gate seed, as ``modules.gates.random_gates``); with
+    ``columns`` (ascending input indices), only those entries of each gate."""
 
-    def __init__(self, width: int, input_dim: int, seed: int) -> None:
+    def __init__(self, width: int, input_dim: int, seed: int, columns: Tensor | None = None) -> None:
         self.width, self.input_dim, self.seed = width, input_dim, seed
         self.offset = gate_seed_offset(seed, width * input_dim)
+        self.columns = None if columns is None else columns.cpu().numpy()
         self._generator = np.random.RandomState()
 
     def rows(self, units: Tensor, dtype: torch.dtype, device: torch.device | str) -> Tensor:
-        """The gates of ``units`` (len(units) × input_dim)."""
-        out = np.empty((units.numel(), self.input_dim))
+        """The gates of ``units`` (len(units) × input_dim, or × len(columns))."""
+        width = self.input_dim if self.columns is None else len(self.columns)
+        out = np.empty((units.numel(), width))
         for row, j in enumerate(units.tolist()):
             self._generator.seed(j + self.offset)
-            out[row] = self._generator.normal(size=self.input_dim)
+            gate = self._generator.normal(size=self.input_dim)
+            out[row] = gate if self.columns is None else gate[self.columns]
         return torch.from_numpy(out).to(device=device, dtype=dtype)
 
 

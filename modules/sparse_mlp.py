@@ -141,7 +141,9 @@ class SparseMLP(LightningModule):
             self.storage = "dense"
             return
         self.storage = choose_storage(storage, dense_memory_mb, width, input_dim, output_dim, num_layers)
-        self.frozen = FrozenLayers()
+        # Compact scalar layers take only the earlier layer's active units as data columns; vector
+        # outputs give every W1 entry a start value (SPEC §3), so their later layers see every unit.
+        self.frozen = FrozenLayers(reduced=self.storage == "compact" and output_dim == 1)
         if self.storage == "compact":
             self.net = CompactGated(width, input_dim, output_dim, self.gate_seed, gradient_memory_mb)
         else:
@@ -178,7 +180,7 @@ class SparseMLP(LightningModule):
         no weights (m × m) and random gates for m inputs, drawn with the gate seed; for vector
         outputs the finished layer's temporary output layer is dropped."""
         self.frozen.append(*self.net.hidden_layer())
-        self.net.start_layer(self.width)
+        self.net.start_layer(self.width, self.frozen.feature_units())
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         """Tensors whose sizes change during a run (a later layer's, the kept pairs') take the

@@ -4,6 +4,7 @@ supports and iterates, through the real Lightning pipeline."""
 import pytest
 import torch
 
+from callbacks.layer_by_layer import LayerByLayer
 from tests.helpers import RepeatedInputs, tiny_run
 
 TINY_CHUNKS = {"storage": "compact", "gradient_memory_mb": 1e-3}  # a few units per chunk
@@ -44,11 +45,53 @@ def test_compact_ties_equal_dense():
     assert_same_iterates(dense[4], compact[4])
 
 
-def test_compact_two_hidden_layers_equal_dense():
-    dense, compact = both(m=4, s=12, d=6, n=64, epochs=3, num_layers=2)
+@pytest.mark.parametrize("batch_size, convex", [(0, False), (16, False), (0, True)])
+def test_compact_two_hidden_layers_equal_dense(batch_size, convex):
+    """Layer 2 of a compact network sees only the features of layer 1's units with nonzeros."""
+    m, s, epochs = 6, 8, 3
+    dense, compact = both(
+        m=m, s=s, d=6, n=64, epochs=epochs, num_layers=2, batch_size=batch_size, convex=convex
+    )
     assert_same_iterates(dense[4], compact[4])
     assert compact[1].layer == 1
-    assert torch.equal(compact[1].frozen.matrix(0).to_dense(), dense[1].frozen.matrix(0).to_dense())
+    first = dense[1].frozen.matrix(0).to_dense()
+    assert torch.equal(compact[1].frozen.matrix(0).to_dense(), first)
+    active = (first != 0).any(1).nonzero().squeeze(1)
+    assert 0 < active.numel() < m
+    per_epoch = len(dense[4].batches) // (2 * epochs)
+    for (x_dense, _), (x_compact, _) in zip(
+        dense[4].batches[epochs * per_epoch :], compact[4].batches[epochs * per_epoch :], strict=True
+    ):
+        assert x_compact.shape[1] == active.numel()
+        torch.testing.assert_close(x_compact, x_dense[:, active], rtol=1e-12, atol=1e-12)
+    x = dense[2].x
+    torch.testing.assert_close(compact[1](x), dense[1](x), rtol=1e-10, atol=1e-12)
+
+
+def test_compact_vector_two_hidden_layers_equal_dense():
+    from tests.vector_helpers import tiny_vector_run
+
+    kwargs = dict(m=6, s=16, d=5, k=3, epochs=3, callbacks=[LayerByLayer()])
+    dense = tiny_vector_run(model_kwargs={"storage": "dense", "num_layers": 2}, **kwargs)
+    compact = tiny_vector_run(model_kwargs={**TINY_CHUNKS, "num_layers": 2}, **kwargs)
+    assert compact[1].layer == 1 and len(dense[4].weights) == 6
+    for (d1, d2), (c1, c2) in zip(dense[4].weights, compact[4].weights, strict=True):
+        assert torch.equal(d1 != 0, c1 != 0) and torch.equal(d2 != 0, c2 != 0)
+        torch.testing.assert_close(c1, d1, rtol=1e-10, atol=0)
+        torch.testing.assert_close(c2, d2, rtol=1e-10, atol=0)
+
+
+def test_compact_checkpoint_in_layer_two_resumes_equal(tmp_path):
+    from pytorch_lightning.callbacks import ModelCheckpoint
+
+    kwargs = dict(m=6, s=8, d=6, n=64, epochs=3, num_layers=2, batch_size=16, model_kwargs=TINY_CHUNKS)
+    whole = tiny_run(**kwargs)
+    ckpt = ModelCheckpoint(dirpath=tmp_path, save_top_k=-1, every_n_epochs=1, filename="{epoch}")
+    tiny_run(callbacks=[ckpt], enable_checkpointing=True, max_steps=4 * 4, **kwargs)
+    resumed = tiny_run(ckpt_path=tmp_path / "epoch=3.ckpt", **kwargs)
+    assert resumed[1].layer == 1
+    assert torch.equal(resumed[1].weight, whole[1].weight)
+    assert float(resumed[0].callback_metrics["val/psnr"]) == float(whole[0].callback_metrics["val/psnr"])
 
 
 def test_compact_state_holds_pairs_only():
