@@ -18,12 +18,16 @@ from modules.gated_ops import gated_gradient
 from modules.sparse_rows import dense_rows, flat_indices, units_of
 from modules.top_s import RunningTopS
 
-BYTES_PER_ENTRY = 8 * 8  # a chunk's gates, gradient (and its work copies), weights, t, |t|: float64
+# A chunk's own arrays (gates, the gradient and its work copies, weights, t, |t|, flat indices)
+# are about 8 float64 per entry; sizing them at a quarter of the budget keeps the allocator's
+# leftovers from one chunk to the next small (measured: a pass over 60,000 units with n = 5000
+# and 32 MB holds about 90 MB more than the process did, against 170-250 MB at full size).
+BYTES_PER_ENTRY = 4 * 8 * 8
 
 
 def units_per_chunk(dim: int, memory_mb: float) -> int:
-    """How many units' rows of every per-chunk array fit in ``memory_mb``; the gate patterns of
-    ``gated_gradient`` take as much again, so a chunk holds about twice ``memory_mb``."""
+    """How many units a chunk holds: its own arrays take about a quarter of ``memory_mb``, the
+    gate patterns of ``gated_gradient`` (examples in chunks) at most ``memory_mb``."""
     return max(1, int(memory_mb * 2**20) // (BYTES_PER_ENTRY * max(1, dim)))
 
 

@@ -7,7 +7,7 @@ import torch
 from callbacks.layer_by_layer import LayerByLayer
 from tests.helpers import RepeatedInputs, tiny_run
 
-TINY_CHUNKS = {"storage": "compact", "gradient_memory_mb": 1e-3}  # a few units per chunk
+TINY_CHUNKS = {"storage": "compact", "gradient_memory_mb": 1e-3}  # one unit per chunk
 
 
 def assert_same_iterates(dense_rec, compact_rec):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from modules.compact_gradient import compact_candidates, support_gradient, units_per_chunk
+from modules.compact_gradient import BYTES_PER_ENTRY, compact_candidates, support_gradient, units_per_chunk
 from modules.gate_rows import RandomGateRows, SparseGateRows
 from modules.gates import random_gates
 from modules.top_s import RunningTopS
@@ -34,13 +34,13 @@ def sparse(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return index, w.reshape(-1)[index]
 
 
-THREE_UNITS_MB = 3 * 64 * 2 / 2**20  # chunks of 3 units of d = 2
+THREE_UNITS_MB = 3 * BYTES_PER_ENTRY * 2 / 2**20  # chunks of 3 units of d = 2
 
 
 def test_chunk_size_follows_the_budget():
     assert units_per_chunk(2, THREE_UNITS_MB) == 3
     assert units_per_chunk(2, 1e-9) == 1
-    assert units_per_chunk(100, 64.0) == 64 * 2**20 // (64 * 100)
+    assert units_per_chunk(100, 64.0) == 64 * 2**20 // (BYTES_PER_ENTRY * 100)
 
 
 @pytest.mark.parametrize("memory_mb", [1e-9, THREE_UNITS_MB, 64.0])
