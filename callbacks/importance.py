@@ -1,10 +1,12 @@
 """Where the vector-output selection (SPEC §3) gets each weight's importance from.
 
-The default is the count sketch (``callbacks/count_sketch.py``): memory s·log(N/s). ``exact`` is
-a dense N-vector of accumulated updates, for checks and comparisons only (it costs O(N) memory,
-which is what the sketch avoids). Both take the same calls: ``locate(idx)`` → locations,
-``add(locations, deltas)``, ``estimate(locations)``, and for streams of blocks
-``stage(locations, deltas, sizes)`` then ``add_staged(*stage[b])`` block by block.
+The default is the paper's count sketch (``callbacks/count_sketch.py``): 4·s·log(N/s) cells,
+plus one byte per index of each block of 100000 indices whose signs were needed. ``exact`` is
+a dense N-vector of accumulated updates, for checks and comparisons only (8 bytes per weight in
+float64, against at most 1 for the sketch's sign tables). Both take the same calls:
+``locate(idx)`` → locations, ``add(locations, deltas)``, ``estimate(locations)``, and for streams
+of blocks ``stage(locations, deltas, sizes)`` then ``add_staged(*stage[b])`` block by block (each
+block's updates added in the order given).
 """
 
 import torch
@@ -51,9 +53,10 @@ class ExactImportance:
 
 
 def make_importance(kind: str, num_entries: int, budget: int, device, dtype):
-    """The importance accumulator ``kind`` for N = ``num_entries`` weights and budget s."""
-    if kind == "sketch":
-        return CountSketch(num_entries, sketch_width(budget, num_entries), device=device, dtype=dtype)
+    """The importance accumulator ``kind`` for N = ``num_entries`` weights and budget s (``dtype``:
+    the exact accumulator's)."""
+    if kind == "sketch":  # float32 cells whatever the run's precision, as the paper's sketch
+        return CountSketch(num_entries, sketch_width(budget, num_entries), device=device)
     if kind == "exact":
         return ExactImportance(num_entries, device=device, dtype=dtype)
     raise ValueError(f"aiht.importance must be one of {', '.join(IMPORTANCE_KINDS)}, got {kind!r}")

@@ -12,6 +12,7 @@ import sys
 import warnings
 from collections.abc import Callable
 from functools import partial
+from typing import Literal
 
 from pytorch_lightning import LightningDataModule
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
@@ -114,6 +115,13 @@ class SweepCLI(LightningCLI):
             type=str,
             default="32-true",
             help="trainer.precision of IMP points (the paper trains IMP in float32, AIHT in float64).",
+        )
+        parser.add_argument(
+            "--sweep.gate_seed",
+            type=Literal["paper", "run"],
+            default="paper",
+            help="Random gates of minibatch AIHT on the planted and INR tasks: 'paper' draws them "
+            "with seed 0 whatever the run's seed, as the paper's code does; 'run' with the run's seed.",
         )
         parser.add_class_arguments(AIHT, "aiht", skip={"sparsity"}, instantiate=False)
         parser.add_class_arguments(IMP, "imp", skip={"targets"}, instantiate=False)

@@ -105,6 +105,10 @@ class SweepPlan:
         config.model.seed = point.seed
         config.model.num_layers = point.num_layers
         config.model.network = network
+        if config.model.gate_seed is None and network == "gated":
+            config.model.gate_seed = gate_seed_of(
+                task_class(config), data_args.get("batch_size", 0), config.sweep.gate_seed
+            )
         return config
 
     def objects(self, point: GridPoint) -> PointObjects:
@@ -179,6 +183,15 @@ def network_of(task: type[TaskDataModule], method: str) -> str:
             )
         return "relu"
     return task.network
+
+
+def gate_seed_of(task: type[TaskDataModule], batch_size: int, rule: str) -> int | None:
+    """The seed of a point's random gates (None: the run's seed). With ``rule`` ``paper``,
+    minibatch AIHT on a task whose ``paper_minibatch_gate_seed`` is set uses that seed, as the
+    paper's code does (SPEC §2); ``run`` always uses the run's seed."""
+    if rule == "paper" and batch_size > 0:
+        return task.paper_minibatch_gate_seed
+    return None
 
 
 def first_point(panel: Panel) -> GridPoint:

@@ -3,7 +3,7 @@
 Dense per-unit matrices D_j X and P_j, numpy's global generator exactly as the SPEC words the
 start values, a Python dict for the kept set, every block processed (none skipped). The
 importance is pluggable: ``ExactAccumulator`` (a dense numpy vector) or ``SketchAccumulator``
-around the project's count sketch (tested on its own in test_count_sketch.py).
+around the tests' own numpy transcription of the paper's count sketch (tests/reference_sketch.py).
 """
 
 import math
@@ -11,7 +11,7 @@ import math
 import numpy as np
 import torch
 
-from callbacks.count_sketch import CountSketch, sketch_width
+from tests.reference_sketch import SpecSketch
 
 
 class ExactAccumulator:
@@ -22,19 +22,19 @@ class ExactAccumulator:
         for i, delta in zip(idx, deltas.tolist(), strict=True):
             self.total[i] += delta
 
-    def estimate(self, i: int) -> float:
-        return float(self.total[i])
+    def estimates(self, idx: list[int]) -> np.ndarray:
+        return self.total[idx]
 
 
 class SketchAccumulator:
     def __init__(self, num_entries: int, budget: int) -> None:
-        self.sketch = CountSketch(num_entries, sketch_width(budget, num_entries))
+        self.sketch = SpecSketch(num_entries, budget)
 
     def add(self, idx: list[int], deltas: torch.Tensor) -> None:
-        self.sketch.add(self.sketch.locate(torch.tensor(idx)), deltas)
+        self.sketch.add(idx, deltas.numpy())
 
-    def estimate(self, i: int) -> float:
-        return float(self.sketch.estimate(self.sketch.locate(torch.tensor([i])))[0])
+    def estimates(self, idx: list[int]) -> np.ndarray:
+        return self.sketch.estimates(idx)
 
 
 def spec_prediction(x, w1, w2, gates):
@@ -62,7 +62,7 @@ def spec_vector_update(x, b, w1, w2, gates, s, importance, initialise, crossentr
     else:
         alpha = 2.0 if s < 6 * m**0.536 else 0.005
     flat = torch.cat([w1.reshape(-1), w2.reshape(-1)])
-    kept = {i: float(flat[i]) for i in range(flat.numel()) if flat[i] != 0}
+    kept = {i: float(flat[i]) for i in flat.nonzero().squeeze(1).tolist()}
     for j in range(m):
         u1, u2 = w1[j].clone(), w2[j].clone()
         if initialise and not u1.any():
@@ -80,8 +80,10 @@ def spec_vector_update(x, b, w1, w2, gates, s, importance, initialise, crossentr
                 if i in kept or value != 0:
                     kept[i] = value
             if len(kept) > s:
-                ranked = sorted(kept, key=lambda i: (abs(importance.estimate(i)), i), reverse=True)
-                kept = {i: kept[i] for i in ranked[:s]}
+                entries = list(kept)
+                magnitudes = np.abs(importance.estimates(entries)).tolist()
+                ranked = sorted(zip(magnitudes, entries, strict=True), reverse=True)  # ties: larger index
+                kept = {i: kept[i] for _, i in ranked[:s]}
     out = torch.zeros_like(flat)
     for i, value in kept.items():
         out[i] = value

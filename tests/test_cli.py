@@ -7,11 +7,13 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from pytorch_lightning import LightningDataModule
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from lightning_app.cli import SweepCLI
 from tests.helpers import imp_run, run_fit
-from tests.reference import spec_planted
+from tests.reference import spec_gates, spec_planted
 
 REQUIRED_KEYS = {
     "task",
@@ -223,3 +225,41 @@ def test_a_datamodule_without_the_task_contract_is_refused(tmp_path):
                 "3",
             ]
         )
+
+
+def plan_of(tmp_path: Path, *extra: str):
+    return SweepCLI(
+        [
+            "--data=datamodules.planted.PlantedMLPDataModule",
+            "--data.nmeasurements=40",
+            "--data.input_dim=4",
+            f"--trainer.default_root_dir={tmp_path}",
+            "--sweep.method",
+            "aiht",
+            "imp",
+            "--sweep.mlist",
+            "3",
+            "--sweep.slist",
+            "5",
+            "--sweep.seedlist",
+            "2",
+            *extra,
+        ]
+    ).plan
+
+
+@pytest.mark.parametrize(
+    ("extra", "gate_seed"),
+    [
+        (["--data.batch_size=10"], 0),  # the paper's minibatch path: seed 0 whatever the run's
+        (["--data.batch_size=10", "--sweep.gate_seed=run"], 2),
+        ([], 2),  # full batch: the run's seed
+    ],
+)
+def test_minibatch_aiht_on_planted_data_draws_its_gates_as_the_paper(tmp_path, extra, gate_seed):
+    plan = plan_of(tmp_path, *extra)
+    aiht = next(p for p in plan.points if p.method == "aiht")
+    model = plan.objects(aiht).model
+    assert torch.equal(model.gates, torch.from_numpy(spec_gates(3, 4, gate_seed)))
+    imp = next(p for p in plan.points if p.method == "imp")
+    assert plan.objects(imp).model.network == "relu"

@@ -22,14 +22,14 @@ from tests.vector_helpers import OneHotData, tiny_vector_run
 M, D, K = 4, 5, 3
 
 
-def reference_for(rec, s, importance, convex, per_epoch, loss="mse", m=M):
-    n_weights = m * D + m * K
+def reference_for(rec, s, importance, convex, per_epoch, loss="mse", m=M, d=D, k=K):
+    n_weights = m * d + m * k
     if importance == "exact":
         acc = ExactAccumulator(n_weights)
     else:
         acc = SketchAccumulator(n_weights, min(s, n_weights))
     return spec_vector_run(
-        rec.batches, m, D, K, s, rec.gates[0], acc, convex, per_epoch, crossentropy=loss == "crossentropy"
+        rec.batches, m, d, k, s, rec.gates[0], acc, convex, per_epoch, crossentropy=loss == "crossentropy"
     )
 
 
@@ -71,6 +71,17 @@ def test_iterates_equal_with_dead_units_revived_each_epoch():
     dead = [int(((w1 != 0).any(1) | (w2 != 0).any(1)).logical_not().sum()) for w1, w2 in rec.weights]
     assert min(dead[3:]) >= 6
     assert_iterates_equal(rec, reference_for(rec, s, "sketch", False, 4, m=m))
+
+
+@pytest.mark.slow
+def test_iterates_equal_past_the_first_sign_block():
+    """N = 101·(1000 + 3) > 100000: unit 100's W1 row and all of W2 take their sketch signs from
+    the second block of 100000 indices."""
+    m, s, d, k = 101, 40, 1000, 3
+    _, _, _, _, rec = tiny_vector_run(m=m, s=s, n=64, d=d, k=k, epochs=2)
+    assert_iterates_equal(rec, reference_for(rec, s, "sketch", False, 1, m=m, d=d, k=k))
+    w1, _ = rec.weights[-1]
+    assert w1[100].any()  # a kept entry at a flat index past 100000
 
 
 def test_sketch_and_exact_importance_choose_differently():
