@@ -8,10 +8,14 @@ somewhere) and the weights already hold s nonzeros, so the step-size product run
 ``--storage compact`` times the compact network instead (its own random gates, SPEC §1; the
 full gradient in chunks of units).
 
+With ``--tied-units K`` (dense storage) the last K units' gates are twice the first K's, so that K pairs of
+units open on the same examples (as units whose gates are one input do in training) and the
+gradient's step that makes their rows bitwise equal has work to do.
+
 The floor is X @ H^T (n×d times d×m) plus P^T @ X (P n×m), each a plain ``torch.mm``,
 best of the repeats. Goal: update / floor <= 1.5.
 
-    .venv/bin/python benchmarks/aiht_update.py [--dtype float32] [--device cpu]
+    .venv/bin/python benchmarks/aiht_update.py [--dtype float32] [--device cpu] [--tied-units 100]
 """
 
 import argparse
@@ -29,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from callbacks.aiht import AIHT  # noqa: E402
 from modules.compact_gated import CompactGated  # noqa: E402
 from modules.dense_gated import DenseGated  # noqa: E402
+from modules.gated_ops import gated_gradient  # noqa: E402
 
 
 def bench_module(net: DenseGated | CompactGated, residual: Tensor) -> SimpleNamespace:
@@ -58,6 +63,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--memory-mb", type=float, default=32.0, help="gate-pattern memory (as SparseMLP)")
     parser.add_argument("--refine-steps", type=int, default=10)
     parser.add_argument("--storage", choices=["dense", "compact"], default="dense")
+    parser.add_argument("--tied-units", type=int, default=0, help="pairs of units with one gate pattern")
     return parser.parse_args()
 
 
@@ -138,10 +144,14 @@ def main() -> None:
     x = torch.randn(args.n, args.d, dtype=dtype, device=device)
     b = torch.randn(args.n, dtype=dtype, device=device)
     gates = torch.randn(args.m, args.d, dtype=dtype, device=device)
+    tied = min(args.tied_units, args.m // 2)
+    if tied:
+        gates[args.m - tied :] = 2 * gates[:tied]  # x·(2h) = 2(x·h) exactly: the same pattern
 
     threads = torch.get_num_threads()
     print(f"torch {torch.__version__}, device {device}, dtype {args.dtype}, threads {threads}")
-    print(f"n={args.n} d={args.d} m={args.m} s={args.s} repeats={args.repeats} storage={args.storage}")
+    print(f"n={args.n} d={args.d} m={args.m} s={args.s} repeats={args.repeats} tied pairs={tied}")
+    print(f"storage {args.storage}")
     floor1, floor2 = time_floor(args, x, gates, device)
     floor = floor1 + floor2
     print(f"floor product 1 (X @ H^T, n×d · d×m): {floor1 * 1e3:.2f} ms")
@@ -150,6 +160,10 @@ def main() -> None:
     update = time_update(args, x, b, gates, device)
     print(f"AIHT update (forward + backward + callback): {update * 1e3:.2f} ms")
     print(f"ratio update/floor = {update / floor:.2f} (goal <= 1.5)")
+    if tied:
+        grad = gated_gradient(x, b, gates, args.memory_mb)
+        equal = torch.equal(grad[:tied], grad[args.m - tied :])
+        print(f"tied pairs' gradient rows bitwise equal: {equal}")
 
 
 if __name__ == "__main__":

@@ -4,8 +4,23 @@ A round is ``trainer.max_epochs`` epochs of training. At the end of a round the 
 prunes by global magnitude over all weight matrices (``torch.nn.utils.prune``), measures the
 task's metric on the pruned network, and at the start of the next round rewinds the
 survivors (masks kept) and empties Adam's state, which is the same as a fresh Adam. The
-number of rounds follows from the counts alone (``prune_schedule``), so the callback sets
-the fit's epoch limit to rounds × epochs, and a resumed fit ends where a whole one does.
+number of rounds follows from the counts alone (``callbacks/imp_schedule.py``), so the callback
+sets the fit's epoch limit to rounds × epochs, and a resumed fit ends where a whole one does.
+
+What the paper's code ranks. It prunes with ``global_unstructured`` right after the last
+optimiser step, and torch ranks ``module.weight``. In the first round the layers are not yet
+reparametrised, so that is the trained weight itself; from the second round on it is the tensor
+``weight_orig · weight_mask`` that the pruning hook computed at the last forward pass, i.e. the
+weights *before* the round's last Adam step. Here every layer is reparametrised from the start
+(which changes no arithmetic: the forward multiplies by a mask of ones) and the ranking is passed
+explicitly, the trained weights in round 1 and the last forward's weights after it, so that a
+forward pass outside training (Lightning's validation loop, say) cannot change what is pruned.
+
+The examples come in the paper's order, on every task (``callbacks/imp_order.py``); the
+datamodule says how its paper loaders behave: ``imp_shuffles_full_batch`` (whether the full-batch
+training loader shuffles) and ``imp_measures_on_training_loader`` (planted: the measurement
+passes over the training loader itself; otherwise over the unshuffled evaluation loader).
+The measurement is the paper's (``callbacks/imp_metric.py``).
 
 The metric of a target s is the one measured right after the first prune that brings the
 count to ≤ s. With ``retrain`` it is instead measured after one more round of training with
@@ -18,52 +33,14 @@ import math
 import torch
 from pytorch_lightning import Callback, LightningModule, Trainer
 from pytorch_lightning.loggers import TensorBoardLogger
+from torch import Tensor
 from torch.nn.utils import prune
 
+from callbacks.imp_metric import batches_in_order, paper_metric
+from callbacks.imp_order import GlobalStream, IMPOrder, draws_per_pass
+from callbacks.imp_schedule import check_prune_iters, idle_rounds_before, prune_schedule
 
-def round_fraction(prune_iters: float, total: int, largest_target: int) -> float:
-    """The fraction of the remaining weights pruned each round, computed as the paper's code does.
-
-    The paper passes ``1 − s_i/N`` with ``s_i = (1 − a)·N`` to torch, not ``a`` itself, and
-    torch rounds ``amount · remaining``; keeping that float expression keeps the counts equal.
-    """
-    if prune_iters < 1:
-        fraction = prune_iters
-    else:
-        fraction = 1 - (largest_target / total) ** (1 / (prune_iters - 1))
-    kept = (1 - fraction) * total
-    return min(max(1 - kept / total, 0.0), 1.0)
-
-
-def check_prune_iters(prune_iters: float) -> None:
-    if prune_iters < 0 or (prune_iters >= 1 and (prune_iters != int(prune_iters) or prune_iters < 2)):
-        raise ValueError(
-            "imp.prune_iters must be 0 (train once, prune straight to s), a fraction in (0, 1) "
-            f"pruned each round, or a whole number of rounds p >= 2; got {prune_iters}"
-        )
-
-
-def prune_schedule(total: int, targets: list[int], prune_iters: float) -> list[list[int]]:
-    """For each round, the nonzero counts its prunes leave (one per round, or one per target for 0).
-
-    Rounds go on until the count is at most the smallest target; a round that would prune
-    nothing prunes one weight. If the smallest target is at least ``total``, one round still
-    prunes by the round fraction, as the paper's code does.
-    """
-    check_prune_iters(prune_iters)
-    if prune_iters == 0:
-        return [[min(t, total) for t in sorted(targets, reverse=True)]]
-    smallest = min(targets)
-    amount = round_fraction(prune_iters, total, max(targets))
-    remaining, rounds = total, []
-    while True:
-        pruned = round(amount * remaining)
-        if pruned == 0 and remaining > smallest:
-            pruned = 1
-        remaining -= pruned
-        rounds.append([remaining])
-        if remaining <= smallest:
-            return rounds
+__all__ = ["IMP", "prune_schedule"]
 
 
 class IMP(Callback):
@@ -98,7 +75,11 @@ class IMP(Callback):
         self.rewind_steps, self.retrain = rewind_steps, retrain
         self.epochs_per_round: int | None = None
         self.schedule: list[list[int]] = []
-        self.rewind_to: list[torch.Tensor] = []
+        self.idle_rounds: list[int] = []
+        self.rewind_to: list[Tensor] = []
+        self.last_forward: list[Tensor] | None = None  # the weights of the round's last training forward
+        self.round_starts: list[int] = [0]  # where each round's draws start (callbacks/imp_order.py)
+        self.order: IMPOrder | None = None
         self.rounds_done = 0
         self.pending_rewind = False
         self.waiting_retrain: list[int] = []
@@ -108,6 +89,8 @@ class IMP(Callback):
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         if pl_module.network != "relu":
             raise ValueError("IMP prunes the plain ReLU MLP: set model.network to 'relu'")
+        if trainer.datamodule is None:
+            raise ValueError("IMP needs a datamodule: it measures on the task's data after each prune")
         if self.epochs_per_round is None:
             if trainer.max_epochs is None or trainer.max_epochs < 1:
                 raise ValueError("IMP needs trainer.max_epochs >= 1: the epochs of one round")
@@ -117,10 +100,31 @@ class IMP(Callback):
             if not prune.is_pruned(module):
                 prune.identity(module, name)
         self.schedule = prune_schedule(net.num_weights(), self.targets, self.prune_iters)
+        self.idle_rounds = idle_rounds_before(net.num_weights(), self.targets, self.prune_iters)
         rounds = len(self.schedule) + int(self.retrain)
         trainer.fit_loop.max_epochs = rounds * self.epochs_per_round
         if self.rewind_steps == 0 and not self.rewind_to:
             self.rewind_to = [layer.weight_orig.detach().clone() for layer in net.layers]
+
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Puts the paper's example order on the training loader."""
+        loader = trainer.train_dataloader
+        datamodule = trainer.datamodule
+        shuffle = datamodule.batch_size != 0 or datamodule.imp_shuffles_full_batch
+        self.order = IMPOrder(
+            GlobalStream(pl_module.net.initial_rng_state),
+            loader.n,
+            len(loader),
+            self.epochs_per_round,
+            shuffle,
+            self.round_starts,
+        )
+        loader.sampler = self.order
+
+    def on_train_batch_start(self, trainer: Trainer, pl_module: LightningModule, batch, batch_idx) -> None:
+        last_epoch = (trainer.current_epoch + 1) % self.epochs_per_round == 0
+        if last_epoch and batch_idx == trainer.num_training_batches - 1:
+            self.last_forward = [w.detach().clone() for w in pl_module.net.weights()]
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         if self.rewind_steps and not self.rewind_to and trainer.global_step == self.rewind_steps:
@@ -149,17 +153,21 @@ class IMP(Callback):
                 f"IMP diverged in round {self.rounds_done + 1}: the weights are not finite; "
                 "lower model.lr or check the data scale"
             )
-        batches = trainer.datamodule.val_dataloader()
+        measurements = 0
         if self.waiting_retrain:
-            metric = pl_module.measure(batches)
+            metric = self._measure(trainer, pl_module, measurements)
+            measurements += 1
             for s in self.waiting_retrain:
                 self.results[s]["metric"] = metric
             self.waiting_retrain = []
         if self.rounds_done < len(self.schedule):
+            scores = self._ranking(pl_module)
             for count in self.schedule[self.rounds_done]:
-                self._prune_to(pl_module, count)
-                metric = pl_module.measure(batches)
+                self._prune_to(pl_module, count, scores)
+                # prune_iters 0: the paper trains a fresh network per target, the same draws each time
+                metric = self._measure(trainer, pl_module, measurements)
                 self._record(trainer, pl_module, count, metric)
+            measurements += 1
             last = self.history[-1]
             pl_module.log_dict(
                 {
@@ -168,15 +176,52 @@ class IMP(Callback):
                     "imp/round": float(last["round"]),
                 }
             )
-        self.rounds_done += 1
+        next_round = self.rounds_done + 1
+        idle = self.idle_rounds[next_round] if next_round < len(self.idle_rounds) else 0
+        self.order.close_round(self.rounds_done, measurements, self._measure_draws(trainer), idle)
+        self.rounds_done = next_round
         self.pending_rewind = True
 
-    def _prune_to(self, pl_module: LightningModule, count: int) -> None:
+    def _ranking(self, pl_module: LightningModule) -> list[Tensor]:
+        """What the paper's pruning ranks now: the trained weights in the first round (its layers
+        not yet reparametrised), afterwards the weights of the round's last training forward."""
+        if self.rounds_done == 0:
+            return [w.detach().clone() for w in pl_module.net.weights()]
+        if self.last_forward is None:
+            raise RuntimeError(f"IMP missed the weights of round {self.rounds_done + 1}'s last training step")
+        scores, self.last_forward = self.last_forward, None
+        return scores
+
+    def _prune_to(self, pl_module: LightningModule, count: int, scores: list[Tensor]) -> None:
         remaining = sum(int(layer.weight_mask.sum()) for layer in pl_module.net.layers)
         if remaining > count:
+            parameters = pl_module.net.prunable()
             prune.global_unstructured(
-                pl_module.net.prunable(), pruning_method=prune.L1Unstructured, amount=remaining - count
+                parameters,
+                pruning_method=prune.L1Unstructured,
+                importance_scores=dict(zip(parameters, scores, strict=True)),
+                amount=remaining - count,
             )
+
+    def _measure_draws(self, trainer: Trainer) -> int:
+        """Draws of one measurement pass: over the training loader (planted) or the unshuffled
+        evaluation loader."""
+        on_training_loader = trainer.datamodule.imp_measures_on_training_loader
+        return draws_per_pass(self.order.shuffle) if on_training_loader else draws_per_pass(False)
+
+    def _measure(self, trainer: Trainer, pl_module: LightningModule, earlier_measurements: int) -> float:
+        """The metric after a prune, over the batches of the paper's measurement pass."""
+        datamodule = trainer.datamodule
+        position = self.order.measurement_position(
+            self.rounds_done, earlier_measurements, self._measure_draws(trainer)
+        )
+        if datamodule.imp_measures_on_training_loader:
+            loader = trainer.train_dataloader
+            order = self.order.stream.loader_pass(position, loader.n, self.order.shuffle)
+            batches = batches_in_order(loader.x, loader.y, loader.batch_size, order)
+        else:
+            batches = datamodule.val_dataloader()  # unshuffled: its one draw orders nothing
+        return paper_metric(pl_module.net, batches, datamodule.metric_name, datamodule.max_label)
 
     def _record(self, trainer: Trainer, pl_module: LightningModule, count: int, metric: float) -> None:
         nnz = pl_module.nnz()
@@ -194,6 +239,8 @@ class IMP(Callback):
     def state_dict(self) -> dict:
         return {
             "rewind_to": self.rewind_to,
+            "last_forward": self.last_forward,
+            "round_starts": self.round_starts,
             "rounds_done": self.rounds_done,
             "pending_rewind": self.pending_rewind,
             "waiting_retrain": self.waiting_retrain,
@@ -204,6 +251,8 @@ class IMP(Callback):
 
     def load_state_dict(self, state_dict: dict) -> None:
         self.rewind_to = state_dict["rewind_to"]
+        self.last_forward = state_dict["last_forward"]
+        self.round_starts[:] = state_dict["round_starts"]
         self.rounds_done = state_dict["rounds_done"]
         self.pending_rewind = state_dict["pending_rewind"]
         self.waiting_retrain = state_dict["waiting_retrain"]

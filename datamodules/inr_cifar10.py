@@ -38,6 +38,7 @@ class INRCIFAR10DataModule(ArrayDataModule):
     # The paper's minibatch AIHT draws this task's random gates with seed 0 whatever the run's
     # seed (SPEC §2); None would mean the run's seed, as on the classification tasks.
     paper_minibatch_gate_seed = 0
+    imp_shuffles_full_batch = True  # the paper's INR training loader shuffles even its one batch
 
     def __init__(
         self,

@@ -94,6 +94,9 @@ class PlantedMLPDataModule(TaskDataModule):
     # seed (SPEC §2); None would mean the run's seed, as on the classification tasks.
     paper_minibatch_gate_seed = 0
     data_depends_on_sparsity = True  # the planted network has s nonzeros: IMP runs once per s
+    # The paper's IMP loaders (SPEC §5): full batch unshuffled; measured on the training loader itself.
+    imp_shuffles_full_batch = False
+    imp_measures_on_training_loader = True
 
     def __init__(
         self,

@@ -42,6 +42,10 @@ class TaskDataModule(LightningDataModule):
         data_depends_on_sparsity: whether the data changes with s (then IMP runs once per s).
         paper_minibatch_gate_seed: the seed the paper's code draws the random gates with when
             training minibatch AIHT on this task, or None where it passes the run's seed.
+        imp_shuffles_full_batch: whether the paper's full-batch IMP training loader shuffles its
+            one batch (the INR tasks; SPEC §5).
+        imp_measures_on_training_loader: whether the paper's IMP measures on the training loader
+            (planted) rather than an unshuffled evaluation loader.
 
     Instance attributes (valid after ``setup``):
         input_dim: features before the optional bias feature; ``num_features`` adds it.
@@ -57,6 +61,8 @@ class TaskDataModule(LightningDataModule):
     network: ClassVar[str] = "gated"
     data_depends_on_sparsity: ClassVar[bool] = False
     paper_minibatch_gate_seed: ClassVar[int | None] = None
+    imp_shuffles_full_batch: ClassVar[bool] = False
+    imp_measures_on_training_loader: ClassVar[bool] = False
 
     input_dim: int = 0
     output_dim: int = 1

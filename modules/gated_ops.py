@@ -2,12 +2,20 @@
 
 D_j = diag(1[X h_j > 0]). A weight matrix W (m × d, row j = unit j) stands for the
 unit-major vector w, so A w = sum_j D_j X w_j and (A^T r)_j = X^T D_j r.
+
+Units whose gates open on the same examples get bitwise-equal gradient rows, as the paper's
+per-unit computation gives them, so that the top-s selection's tie rule (SPEC §8), not the
+order in which a matrix product happened to sum them, decides which of them is kept.
 """
+
+import math
 
 import torch
 from torch import Tensor
 
 from modules.support_columns import SupportColumns
+
+ROW_HASH_STEP = -7046029254386353131  # 0x9E3779B97F4A7C15 as a signed int64: steps the row hash's multipliers
 
 
 def nonzero_rows(mat: Tensor) -> Tensor:
@@ -35,28 +43,92 @@ def gated_product(x: Tensor, weight: Tensor, gates: Tensor | None) -> Tensor:
     return both[:, :k].mul_(both[:, k:] > 0).sum(1)
 
 
+def word_bits(dtype: torch.dtype) -> int:
+    """How many gate bits one float word of ``dtype`` holds as an exact integer: a sum of distinct
+    powers 2^0 … 2^(bits−1) is exact in any order (53 for float64, 24 for float32)."""
+    return round(-math.log2(torch.finfo(dtype).eps)) + 1
+
+
 def gated_gradient(x: Tensor, r: Tensor, gates: Tensor, memory_mb: float = 32.0) -> Tensor:
     """A^T r as an m × d matrix: row j is X^T (1[X h_j > 0] ∘ r).
 
-    Units with zero gates are closed on every example, so their rows are zero and skipped.
-    The examples go in chunks so that at most ``memory_mb`` of gate patterns exist at once;
-    small chunks also keep the masking pass in cache, which makes the whole thing about as
-    fast as the two bare products.
+    Units whose masked residuals 1[X h_j > 0] ∘ r are equal (gates open on the same examples,
+    up to examples where r = 0) get bitwise-equal rows, as a per-unit computation gives them:
+    a matrix product may sum rows that fall in different tiles in different orders, so each
+    such group takes the row computed for its first unit. Units with zero gates are closed on
+    every example; their rows are zero and skipped.
     """
     grad = torch.zeros_like(gates)
     units = nonzero_rows(gates)
     if units.numel() == 0:
         return grad
-    open_gates = gates[units]
-    block = torch.zeros_like(open_gates)
-    step = chunk_rows(units.numel(), x.element_size(), memory_mb)
-    for start in range(0, x.shape[0], step):
-        xs = x[start : start + step]
-        pattern = xs @ open_gates.T
-        pattern.gt_(0).mul_(r[start : start + step].unsqueeze(1))
-        block.addmm_(pattern.T, xs)
-    grad[units] = block
+    block, patterns = _rows_and_patterns(x, r, gates[units], memory_mb)
+    first = first_equal_row(patterns)
+    grad[units] = block if torch.equal(first, torch.arange(units.numel(), device=x.device)) else block[first]
     return grad
+
+
+def _rows_and_patterns(x: Tensor, r: Tensor, gates: Tensor, memory_mb: float) -> tuple[Tensor, Tensor]:
+    """X^T (1[X h_j > 0] ∘ r) for each row h_j of ``gates``, and that vector's support as bits:
+    row j of the int64 patterns holds word w = sum of 2^b over the examples k = w·bits + b where
+    unit j is open and r_k ≠ 0 (``bits`` from ``word_bits``).
+
+    The examples go in chunks so that at most ``memory_mb`` of gate patterns exist at once
+    (small chunks also keep the pass in cache). r is multiplied into X, not into the patterns,
+    which saves a pass over them; a product with powers of two packs them into words exactly.
+    """
+    n, units = x.shape[0], gates.shape[0]
+    bits = word_bits(x.dtype)
+    place = 2.0 ** torch.arange(bits, dtype=x.dtype, device=x.device)
+    weights = place.repeat(-(-n // bits))[:n] * (r != 0)
+    patterns = torch.empty(-(-n // bits), units, dtype=torch.int64, device=x.device)  # word-major
+    block = x.new_zeros(units, x.shape[1])
+    step = max(1, chunk_rows(units, x.element_size(), memory_mb) // bits) * bits
+    scaled = x.new_empty(min(step, n), x.shape[1])
+    for start in range(0, n, step):
+        xs = x[start : start + step]
+        pattern = (xs @ gates.T).gt_(0)
+        block.addmm_(pattern.T, torch.mul(xs, r[start : start + step, None], out=scaled[: xs.shape[0]]))
+        words = _pack(pattern, weights[start : start + step], bits)
+        patterns[start // bits : start // bits + words.shape[0]] = words
+    return block, patterns.T
+
+
+def _pack(pattern: Tensor, weights: Tensor, bits: int) -> Tensor:
+    """Sums of ``weights`` over each run of ``bits`` rows of ``pattern`` (0/1), the last run
+    possibly shorter: one row per run."""
+    rows, units = pattern.shape
+    full = rows // bits * bits
+    runs = pattern[:full].view(full // bits, bits, units)
+    words = (weights[:full].view(full // bits, 1, bits) @ runs).squeeze(1)
+    if rows > full:
+        words = torch.cat([words, (weights[full:] @ pattern[full:]).unsqueeze(0)])
+    return words
+
+
+def first_equal_row(rows: Tensor) -> Tensor:
+    """For each row of the int64 matrix ``rows``, the index of the first row equal to it.
+
+    Rows are grouped by a hash (integer arithmetic, wrapping, so it does not depend on the
+    order of the sums); rows put with another are compared with it exactly, and on a
+    collision all rows are sorted instead.
+    """
+    multipliers = torch.arange(rows.shape[1], dtype=torch.int64, device=rows.device)
+    multipliers = multipliers.mul_(ROW_HASH_STEP).add_(ROW_HASH_STEP).bitwise_or_(1)
+    _, group = torch.unique((rows * multipliers).sum(1), return_inverse=True)
+    first = _first_of_group(group)
+    merged = (first != torch.arange(first.numel(), device=first.device)).nonzero().squeeze(1)
+    if not torch.equal(rows[merged], rows[first[merged]]):
+        _, group = torch.unique(rows, dim=0, return_inverse=True)
+        first = _first_of_group(group)
+    return first
+
+
+def _first_of_group(group: Tensor) -> Tensor:
+    """For each entry, the first index whose group number is the same."""
+    index = torch.arange(group.numel(), device=group.device)
+    first = torch.full_like(index, group.numel()).scatter_reduce_(0, group, index, "amin")
+    return first[group]
 
 
 class GatedProduct(torch.autograd.Function):

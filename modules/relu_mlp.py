@@ -9,18 +9,22 @@ from torch import Tensor, nn
 class ReluMLP(nn.Module):
     """Linear(d→m), (L−1) × Linear(m→m), Linear(m→k), ReLU between them, no bias terms.
 
-    The layers are built in that order right after ``torch.manual_seed(seed)`` (PyTorch's
-    default initialisation), inside a forked generator so the global one is left untouched.
+    The layers are built in that order right after seeding torch's CPU generator with ``seed``
+    (PyTorch's default initialisation, the numbers ``torch.manual_seed(seed)`` would give),
+    inside a forked generator so the global one is left untouched. The generator's state right
+    after the layers, ``initial_rng_state``, is where the paper's data loaders start drawing
+    (SPEC §5): IMP replays that stream privately (``callbacks/imp_order.py``).
     """
 
     def __init__(self, input_dim: int, width: int, output_dim: int, num_layers: int, seed: int) -> None:
         super().__init__()
         sizes = [input_dim] + [width] * num_layers + [output_dim]
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+            torch.default_generator.manual_seed(seed)
             self.layers = nn.ModuleList(
                 nn.Linear(fan_in, fan_out, bias=False) for fan_in, fan_out in itertools.pairwise(sizes)
             )
+            self.initial_rng_state = torch.default_generator.get_state()
 
     def forward(self, x: Tensor) -> Tensor:
         for layer in self.layers[:-1]:

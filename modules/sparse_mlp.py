@@ -224,11 +224,10 @@ class SparseMLP(LightningModule):
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         x, y = batch
-        if self.network == "relu":
-            if self.loss == "crossentropy":
-                loss = torch.nn.functional.cross_entropy(self(x), y)
-            else:
-                loss = torch.nn.functional.mse_loss(self(x), y)
+        if self.network == "relu":  # the paper's step (SPEC §5): squeeze, labels in the output's dtype
+            out = self.net(x).squeeze()
+            loss_fn = torch.nn.CrossEntropyLoss() if self.loss == "crossentropy" else torch.nn.MSELoss()
+            loss = loss_fn(out, y.to(out.dtype))
             self.log(f"train/{self.loss}", loss.detach(), on_step=True, on_epoch=False)
             return loss
         if self.output_dim > 1:
