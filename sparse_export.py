@@ -29,6 +29,7 @@ Outputs with ``output_dim`` 1 come out as a vector of length n, like the trained
 """
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -56,14 +57,15 @@ def save_sparse_mlp(
     path: str | Path,
     layers: list[Tensor],
     output: str,
-    gates: Tensor | None = None,
+    gates: Tensor | Callable[[Tensor], Tensor] | None = None,
     info: dict | None = None,
 ) -> dict:
     """Writes ``layers`` (each outputs × inputs, dense or sparse COO) as their nonzeros.
 
     ``output`` is "sum" or "linear" (see the module docstring); ``gates`` are the random gates
     (units × inputs) of the last hidden layer in convex mode, of which only the rows of units
-    with a nonzero weight are kept. ``info`` must be JSON-serialisable. Returns the header.
+    with a nonzero weight are kept (or a function giving the rows of given units). ``info`` must
+    be JSON-serialisable. Returns the header.
     """
     if output not in ("sum", "linear"):
         raise ValueError(f"output must be 'sum' or 'linear', got {output!r}")
@@ -81,7 +83,8 @@ def save_sparse_mlp(
             raise ValueError("gates need a hidden layer")
         units = torch.unique(tensors[f"layer{gated}.indices"][0])
         tensors["gates.units"] = units
-        tensors["gates.rows"] = gates.detach().cpu()[units].clone()
+        rows = gates(units) if callable(gates) else gates.detach()[units.to(gates.device)]
+        tensors["gates.rows"] = rows.cpu().clone()
     header = {
         "format": FORMAT,
         "version": VERSION,

@@ -1,12 +1,14 @@
 """Time one full-batch AIHT update against the floor of its two dense products.
 
-The update is timed as training does it: a forward and backward pass through
-``gated_prediction`` (½‖pred − b‖², which fills ``weight.grad`` with A^T r; the support's
+The update is timed as training does it: the network's training prediction (dense state: a
+forward and backward pass, ½‖pred − b‖², which fills ``weight.grad`` with A^T r; the support's
 columns gathered once and reused by the callback), then the AIHT callback's
 ``on_before_optimizer_step``. The gates are random and dense (every unit open
 somewhere) and the weights already hold s nonzeros, so the step-size product runs too.
+``--storage compact`` times the compact network instead (its own random gates, SPEC §1; the
+full gradient in chunks of units).
 
-With ``--tied-units K`` the last K units' gates are twice the first K's, so that K pairs of
+With ``--tied-units K`` (dense storage) the last K units' gates are twice the first K's, so that K pairs of
 units open on the same examples (as units whose gates are one input do in training) and the
 gradient's step that makes their rows bitwise equal has work to do.
 
@@ -24,28 +26,27 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from callbacks.aiht import AIHT  # noqa: E402
-from modules.gated_ops import gated_gradient, gated_prediction  # noqa: E402
-from modules.support_columns import SupportColumns  # noqa: E402
+from modules.compact_gated import CompactGated  # noqa: E402
+from modules.dense_gated import DenseGated  # noqa: E402
+from modules.gated_ops import gated_gradient  # noqa: E402
 
 
-def bench_module(weight: Tensor, gates: Tensor) -> SimpleNamespace:
-    """What the training step and the AIHT callback read from the LightningModule, without Lightning."""
-    columns = SupportColumns()
+def bench_module(net: DenseGated | CompactGated, residual: Tensor) -> SimpleNamespace:
+    """What the AIHT callback reads from the LightningModule, without Lightning."""
     return SimpleNamespace(
-        weight=weight,
-        gates=gates,
+        net=net,
+        residual=residual,
+        output_dim=1,
         num_layers=1,
         layer_start_epoch=0,
         has_gates=True,
+        max_label=1.0,
         log_dict=lambda *a, **k: None,
-        support_columns=columns,
-        sensing_columns=lambda x, idx: columns.rows(x, gates, idx).T,
-        sensing_product=lambda x, idx, values: values @ columns.rows(x, gates, idx),
     )
 
 
@@ -61,6 +62,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--memory-mb", type=float, default=32.0, help="gate-pattern memory (as SparseMLP)")
     parser.add_argument("--refine-steps", type=int, default=10)
+    parser.add_argument("--storage", choices=["dense", "compact"], default="dense")
     parser.add_argument("--tied-units", type=int, default=0, help="pairs of units with one gate pattern")
     return parser.parse_args()
 
@@ -84,31 +86,40 @@ def best_time(run: Callable[[], object], repeats: int, device: torch.device) -> 
     return best
 
 
-def fresh_weight(m: int, d: int, s: int, like: Tensor, generator: torch.Generator) -> nn.Parameter:
-    """An m × d weight with s random nonzeros (the state after an earlier AIHT update)."""
-    flat = torch.zeros(m * d, dtype=like.dtype, device=like.device)
-    idx = torch.randperm(m * d, generator=generator, device="cpu")[: min(s, m * d)].to(like.device)
-    values = torch.randn(idx.numel(), generator=generator, dtype=like.dtype, device="cpu")
-    flat[idx] = values.to(like.device) / s**0.5
-    return nn.Parameter(flat.view(m, d))
+def fresh_support(m: int, d: int, s: int, like: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+    """s random flat indices (ascending) of an m × d weight and their values (the state after an
+    earlier AIHT update)."""
+    idx = torch.randperm(m * d, generator=generator, device="cpu")[: min(s, m * d)].sort().values
+    values = torch.randn(idx.numel(), generator=generator, dtype=like.dtype, device="cpu") / s**0.5
+    return idx.to(like.device), values.to(like.device)
+
+
+def network(args: argparse.Namespace, gates: Tensor) -> DenseGated | CompactGated:
+    """The network under test on the benchmark's device and dtype (dense: with ``gates``)."""
+    if args.storage == "compact":
+        return CompactGated(args.m, args.d, 1, 0, args.memory_mb).to(gates.device, gates.dtype)
+    net = DenseGated(args.m, args.d, 1, 0, args.memory_mb).to(gates.device, gates.dtype)
+    net.gates = gates
+    return net
 
 
 def time_update(args: argparse.Namespace, x: Tensor, b: Tensor, gates: Tensor, device: torch.device) -> float:
-    """Best time of forward + backward + AIHT update, a fresh support per repeat (untimed)."""
+    """Best time of the training prediction + AIHT update, a fresh support per repeat (untimed)."""
     generator = torch.Generator().manual_seed(1)
     callback = AIHT(sparsity=args.s, convex=False, refine_steps=args.refine_steps)
     trainer = SimpleNamespace(current_epoch=0, datamodule=SimpleNamespace(max_label=1.0))
+    net = network(args, gates)
     best = float("inf")
     for repeat in range(args.repeats + 1):  # the first is a warm-up
-        weight = fresh_weight(args.m, args.d, args.s, x, generator)
-        module = bench_module(weight, gates)
+        net.assign(*fresh_support(args.m, args.d, args.s, x, generator))
         callback._batch = (x, b)
         sync(device)
         start = time.perf_counter()
-        pred = gated_prediction(x, weight, gates, module.support_columns, args.memory_mb)
+        pred = net.train_prediction(x)
         loss = 0.5 * (pred - b).square().sum()
-        loss.backward()
-        callback.on_before_optimizer_step(trainer, module, None)
+        if loss.requires_grad:
+            loss.backward()
+        callback.on_before_optimizer_step(trainer, bench_module(net, (pred - b).detach()), None)
         sync(device)
         if repeat > 0:
             best = min(best, time.perf_counter() - start)
@@ -140,6 +151,7 @@ def main() -> None:
     threads = torch.get_num_threads()
     print(f"torch {torch.__version__}, device {device}, dtype {args.dtype}, threads {threads}")
     print(f"n={args.n} d={args.d} m={args.m} s={args.s} repeats={args.repeats} tied pairs={tied}")
+    print(f"storage {args.storage}")
     floor1, floor2 = time_floor(args, x, gates, device)
     floor = floor1 + floor2
     print(f"floor product 1 (X @ H^T, n×d · d×m): {floor1 * 1e3:.2f} ms")

@@ -22,13 +22,13 @@ from pytorch_lightning import Trainer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import callbacks.aiht  # noqa: E402
+import modules.dense_weights  # noqa: E402
 from callbacks.aiht import AIHT  # noqa: E402
 from callbacks.layer_by_layer import LayerByLayer  # noqa: E402
 from datamodules.planted import PlantedMLPDataModule  # noqa: E402
 from modules.sparse_mlp import SparseMLP  # noqa: E402
 
-RULE = callbacks.aiht.top_s_nonzero
+RULE = modules.dense_weights.top_s_nonzero
 MAX_OUTCOMES = 10
 
 
@@ -54,7 +54,7 @@ def run_point(args: argparse.Namespace, fill: tuple[int, ...] | None = None) -> 
         return kept
 
     select.updates = []
-    callbacks.aiht.top_s_nonzero = select
+    modules.dense_weights.top_s_nonzero = select
     try:
         dm = PlantedMLPDataModule(
             width=args.m,
@@ -77,7 +77,7 @@ def run_point(args: argparse.Namespace, fill: tuple[int, ...] | None = None) -> 
         )
         trainer.fit(model, datamodule=dm)
     finally:
-        callbacks.aiht.top_s_nonzero = RULE
+        modules.dense_weights.top_s_nonzero = RULE
     return float(trainer.callback_metrics["val/psnr"]), ties
 
 

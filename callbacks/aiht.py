@@ -1,11 +1,14 @@
 """AIHT, scalar output (SPEC §2), as a callback that rewrites the weights between steps.
 
-The module's training step leaves the full gradient g = A^T (A w − b) in ``weight.grad``
-(the gradient of ½‖A w − b‖² with the gates held constant). This callback, in
-``on_before_optimizer_step``, turns it into one AIHT update:
+The module's training step leaves the residual r = A w − b of the batch (and, for a network
+held densely, the full gradient g = A^T r in ``weight.grad``: the gradient of ½‖A w − b‖² with
+the gates held constant). This callback, in ``on_before_optimizer_step``, turns it into one
+AIHT update through the network's own arithmetic (``pl_module.net``: dense or compact state,
+``modules/dense_weights.py``, ``modules/compact_gated.py``):
 
 1. step size mu = ‖g_S‖² / (‖A_S g_S‖² + 1e-8) on the current support S (1e-14 if empty);
-2. t = w − mu·g, keep its s largest-magnitude nonzero entries: w~ on support S~;
+2. t = w − mu·g, keep its s largest-magnitude nonzero entries: w~ on support S~
+   (``modules/top_s.py``; a compact network goes over g in chunks of units);
 3. refine on S~ with ``refine_steps`` Armijo-backtracked gradient steps (section 2, step 3);
 4. write the result into the weights; then move the gates (sequential convex mode).
 
@@ -26,24 +29,6 @@ from callbacks.vector_aiht import VectorAIHT
 FIRST_STEP_SIZE = 1e-14
 ARMIJO = 0.9
 LINE_SEARCH_TRIES = 11
-
-
-def top_s_nonzero(t: Tensor, s: int) -> Tensor:
-    """Indices (ascending) of the s entries of t largest in magnitude, zeros never kept.
-
-    Exact ties at the cut are common (units whose gates open on the same examples have equal
-    gradient entries) and decide a run's outcome, so they follow one rule on every device: the
-    larger flat index wins, as ``np.argsort(abs(t), kind="stable")[-s:]`` would choose.
-    """
-    magnitude = t.abs()
-    k = min(s, int(torch.count_nonzero(magnitude)))
-    if k == 0:
-        return torch.zeros(0, dtype=torch.long, device=t.device)
-    cut = torch.topk(magnitude, k, sorted=False).values.min()
-    keep = magnitude > cut
-    tied = (magnitude == cut).nonzero().squeeze(1)
-    keep[tied[tied.numel() - (k - int(keep.sum())) :]] = True
-    return keep.nonzero().squeeze(1)
 
 
 def refine(a: Tensor, b: Tensor, w_tilde: Tensor, mu: Tensor, steps: int) -> tuple[Tensor, Tensor, Tensor]:
@@ -103,9 +88,8 @@ class AIHT(Callback):
     def budget(self, pl_module: LightningModule) -> int:
         """The effective s of the layer in training: s / L (SPEC §4), capped at its weight count
         (W1 and W2 together for vector outputs)."""
-        vector = [pl_module.output_weight] if pl_module.output_dim > 1 else []
         share = int(self.sparsity / pl_module.num_layers)
-        return min(share, sum(p.numel() for p in [pl_module.weight, *vector]))
+        return min(share, pl_module.net.num_weights)
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         pl_module.convex = self.convex
@@ -120,31 +104,28 @@ class AIHT(Callback):
             return
         x, b = self._batch
         self._batch = None
-        weight = pl_module.weight
-        grad = weight.grad
-        weight.grad = None
-        w, g = weight.detach().view(-1), grad.view(-1)
+        net, r = pl_module.net, pl_module.residual
+        pl_module.residual = None
 
-        support = (w != 0).nonzero().squeeze(1)
+        support, _ = net.support()
         if support.numel() > 0:
-            g_s = g[support]
-            a_g_s = pl_module.sensing_product(x, support, g_s)
+            g_s = net.support_gradient(x, r, support)
+            a_g_s = net.sensing_product(x, support, g_s)
             mu = g_s.square().sum() / (a_g_s.square().sum() + 1e-8)
         else:
-            mu = torch.tensor(FIRST_STEP_SIZE, dtype=w.dtype, device=w.device)
+            mu = torch.tensor(FIRST_STEP_SIZE, dtype=b.dtype, device=b.device)
 
-        t = w - mu * g
-        if not torch.isfinite(t).all():
-            raise self._diverged(mu)
-        kept = top_s_nonzero(t, self.budget(pl_module))
+        try:
+            kept, t_kept = net.candidates(x, r, mu, self.budget(pl_module))
+        except FloatingPointError:
+            raise self._diverged(mu) from None
 
-        a = pl_module.sensing_columns(x, kept)
-        values, mu, f = refine(a, b, t[kept], mu, self.refine_steps)
+        a = net.sensing_columns(x, kept)
+        values, mu, f = refine(a, b, t_kept, mu, self.refine_steps)
         if not (torch.isfinite(f) and torch.isfinite(values).all()):
             raise self._diverged(mu)
 
-        weight.zero_()
-        weight.view(-1)[kept] = values
+        net.assign(kept, values)
         self.updates += 1
         self.step_size = float(mu)
         if (
@@ -152,7 +133,7 @@ class AIHT(Callback):
             and not self.convex
             and trainer.current_epoch - pl_module.layer_start_epoch >= 1
         ):
-            pl_module.gates.copy_(weight)
+            net.follow_weights()
 
         mse = float(f) / b.numel()
         max_label = pl_module.max_label
@@ -177,13 +158,12 @@ class AIHT(Callback):
         x, _ = self._batch
         self._batch = None
         alpha, kept = self.vector.update(trainer, pl_module, x, self._batch_idx, self.budget(pl_module))
-        weight = pl_module.weight
-        if not (torch.isfinite(weight).all() and torch.isfinite(pl_module.output_weight).all()):
+        if not torch.isfinite(pl_module.net.vector_support()[1]).all():
             raise self._diverged(alpha)
         self.updates += 1
         self.step_size = alpha
         if not self.convex and trainer.current_epoch - pl_module.layer_start_epoch >= 1:
-            pl_module.gates.copy_(weight)
+            pl_module.net.follow_weights()
         pl_module.log_dict({"train/step_size": alpha, "train/nnz": float(kept)}, on_step=True, on_epoch=False)
 
     def state_dict(self) -> dict:

@@ -45,9 +45,7 @@ class LayerByLayer(Callback):
         target = min(trainer.current_epoch // self.epochs_per_layer, pl_module.num_layers - 1)
         while pl_module.layer < target:
             for logger in trainer.loggers:
-                logger.log_metrics(
-                    {f"train/nnz_layer{pl_module.layer}": float(pl_module.weight.count_nonzero())}
-                )
+                logger.log_metrics({f"train/nnz_layer{pl_module.layer}": float(pl_module.layer_nnz())})
             pl_module.advance_layer()
         pl_module.layer_start_epoch = pl_module.layer * self.epochs_per_layer
         self._map(trainer.train_dataloader, pl_module)
@@ -69,7 +67,7 @@ class LayerByLayer(Callback):
         if not self.active:
             return
         for logger in trainer.loggers:
-            logger.log_metrics({f"train/nnz_layer{pl_module.layer}": float(pl_module.weight.count_nonzero())})
+            logger.log_metrics({f"train/nnz_layer{pl_module.layer}": float(pl_module.layer_nnz())})
 
     @staticmethod
     def _loaders(loaders) -> list:

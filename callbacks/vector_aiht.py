@@ -1,7 +1,8 @@
 """AIHT, vector output (SPEC §3): one update of W1 (m × d) and W2 (m × k) from the residual R.
 
 The module's training step leaves R = dLoss/dY_hat (n × k) for the batch, computed before any
-initialisation. The update then goes unit by unit, in chunks of units sized by a memory budget:
+initialisation. The update then goes unit by unit, in chunks of units sized by a memory budget,
+reading and writing the network's rows through its own methods (dense or compact state):
 
 1. start: at the first update (full batch) or the first batch of every epoch (minibatches),
    every all-zero row w1_j (w2_j) takes numpy's ``seed(j)`` then ``uniform(±1/sqrt(d·m))``
@@ -60,45 +61,36 @@ def units_per_chunk(n: int, element_size: int, memory_mb: float) -> int:
     return max(1, int(memory_mb * 2**20) // max(1, 4 * n * element_size))
 
 
-def flat_support(w1: Tensor, w2: Tensor) -> tuple[Tensor, Tensor]:
-    """The nonzeros of W1 and W2 as flat indices into [W1 row-major, W2 row-major] and values."""
-    idx1 = w1.view(-1).nonzero().squeeze(1)
-    idx2 = w2.view(-1).nonzero().squeeze(1)
-    idx = torch.cat([idx1, idx2 + w1.numel()])
-    return idx, torch.cat([w1.view(-1)[idx1], w2.view(-1)[idx2]])
-
-
 @torch.no_grad()
 def vector_update(
     x: Tensor,
     r: Tensor,
-    w1: Tensor,
-    w2: Tensor,
-    gates: Tensor,
+    net,
     importance,
     budget: int,
     alpha: float,
     initialise: bool,
     memory_mb: float = 32.0,
 ) -> int:
-    """One update of SPEC §3, written into ``w1`` and ``w2``; returns the number of kept entries."""
-    m, d = w1.shape
-    k = w2.shape[1]
-    support, support_values = flat_support(w1, w2)
+    """One update of SPEC §3, written into the network ``net`` (dense or compact state: it gives
+    its support over [W1; W2], the rows of W1, W2 and the gates of any units, and takes the
+    result); returns the number of kept entries."""
+    m, d, k = net.width, net.input_dim, net.output_dim
+    support, support_values = net.vector_support()
     selection = StreamingSelection(importance, budget, support, support_values.clone())
     size = units_per_chunk(x.shape[0], x.element_size(), memory_mb)
     if initialise:
-        chunks = (torch.arange(first, min(m, first + size), device=w1.device) for first in range(0, m, size))
+        chunks = (torch.arange(first, min(m, first + size), device=x.device) for first in range(0, m, size))
     else:  # a unit whose weights are all zero has zero gradients and values: nothing to stream
         in_w1 = support < m * d
         chunks = torch.unique(torch.cat([support[in_w1] // d, (support[~in_w1] - m * d) // k])).split(size)
     for chunk in chunks:
         ids = chunk.tolist()
-        block1, block2 = w1[chunk], w2[chunk]  # copies
+        block1, block2, gates = net.vector_rows(chunk)  # copies
         if initialise:
             initialise_zero_rows(block1, ids, 1 / math.sqrt(d * m))
             initialise_zero_rows(block2, ids, 1 / math.sqrt(m * k))
-        grad1, grad2 = unit_gradients(x, r, block1, block2, gates[chunk])
+        grad1, grad2 = unit_gradients(x, r, block1, block2, gates)
         step1, step2 = alpha * grad1, alpha * grad2
         new1, new2 = block1 - step1, block2 - step2
         # Stream order: W1's row j, then W2's row j. A block with no nonzero new value and no
@@ -120,11 +112,7 @@ def vector_update(
         if sizes:
             selection.offer_blocks(starts, sizes, values[entries], deltas[entries], still)
     idx, values = selection.result()
-    w1.zero_()
-    w2.zero_()
-    in_w1 = idx < m * d
-    w1.view(-1)[idx[in_w1]] = values[in_w1]
-    w2.view(-1)[idx[~in_w1] - m * d] = values[~in_w1]
+    net.vector_assign(idx, values)
     return idx.numel()
 
 
@@ -145,12 +133,12 @@ class VectorAIHT:
         """One update from the residual the training step left; returns (step size, kept entries)."""
         r = pl_module.residual
         pl_module.residual = None
-        w1, w2 = pl_module.weight.detach(), pl_module.output_weight.detach()
+        net = pl_module.net
         if self.importance is not None and self.importance_layer != pl_module.layer:
             self.importance = None  # a new hidden layer is a new AIHT run (SPEC §4): fresh importances
         self.importance_layer = pl_module.layer
         if self.importance is None:
-            self.importance = make_importance(self.kind, w1.numel() + w2.numel(), budget, w1.device, w1.dtype)
+            self.importance = make_importance(self.kind, net.num_weights, budget, r.device, r.dtype)
             if self._saved_state is not None:
                 if self._saved_state.get("kind") != self.kind:
                     raise ValueError(
@@ -159,14 +147,13 @@ class VectorAIHT:
                     )
                 self.importance.load_state_dict(self._saved_state)
                 self._saved_state = None
-        alpha = vector_step_size(budget, w1.shape[0], pl_module.loss == "crossentropy")
+        alpha = vector_step_size(budget, net.width, pl_module.loss == "crossentropy")
         # Full batch: start values at the first update only; minibatches: at every epoch's first.
         layer_epoch = trainer.current_epoch - pl_module.layer_start_epoch
         initialise = batch_idx == 0 and (layer_epoch == 0 or trainer.num_training_batches > 1)
         kept = vector_update(
-            x, r, w1, w2, pl_module.gates, self.importance, budget, alpha, initialise,
-            pl_module.gradient_memory_mb,
-        )  # fmt: skip
+            x, r, net, self.importance, budget, alpha, initialise, pl_module.gradient_memory_mb
+        )
         return alpha, kept
 
     def state_dict(self) -> dict | None:

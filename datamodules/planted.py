@@ -9,6 +9,7 @@ validation data are the same set.
 import numpy as np
 import torch
 
+from datamodules.sparse_matrix import SparseMatrix
 from datamodules.task import SkipPoint, TaskDataModule, check_batch_size
 from datamodules.tensor_batches import TensorBatches
 
@@ -25,8 +26,12 @@ def planted_layer_shapes(
 
 def draw_planted_weights(
     num_layers: int, input_dim: int, width: int, output_dim: int, sparsity: int, seed: int
-) -> list[np.ndarray]:
-    """The planted weight matrices (float64 arrays holding float32 values), SPEC §6."""
+) -> list[SparseMatrix]:
+    """The planted weight matrices, as their nonzeros (float64 holding float32 values), SPEC §6.
+
+    ``choice(P, c, replace=False)`` permutes all P positions (8·P bytes for a moment): the one
+    step of the data whose memory grows with the layer's size.
+    """
     rng = np.random.RandomState(seed + 1)
     shapes = planted_layer_shapes(num_layers, input_dim, width, output_dim)
     weights = []
@@ -34,10 +39,10 @@ def draw_planted_weights(
         size = rows * cols
         count = min(size, int(sparsity / len(shapes)))
         positions = rng.choice(size, count, replace=False)
-        values = rng.normal(size=count).astype(np.float32)
-        w = np.zeros(size)
-        w[positions] = values
-        weights.append(w.reshape(rows, cols))
+        values = rng.normal(size=count).astype(np.float32).astype(np.float64)
+        order = np.argsort(positions)
+        positions, values = positions[order], values[order]
+        weights.append(SparseMatrix(positions // cols, positions % cols, values, (rows, cols)))
     return weights
 
 
@@ -45,16 +50,27 @@ def draw_inputs(n: int, input_dim: int, seed: int) -> np.ndarray:
     return np.random.RandomState(seed + 2).normal(size=(n, input_dim)).astype(np.float32)
 
 
-def apply_planted(weights: list[np.ndarray], x: np.ndarray, output_dim: int) -> np.ndarray:
-    """The planted network's outputs as float32: relu after every hidden layer, fused sum if scalar."""
-    h = x
+def apply_planted(weights: list[SparseMatrix], x: np.ndarray, output_dim: int) -> np.ndarray:
+    """The planted network's outputs as float32: relu after every hidden layer, fused sum if scalar.
+
+    Only units with nonzero weights are computed (the others are relu(0) = 0), so the cost
+    follows the nonzeros, not the width.
+    """
+    h, ids = x.astype(np.float64), np.arange(x.shape[1])  # h's columns are the units ``ids``
     for i, w in enumerate(weights):
-        h = h @ w
+        row_pos = np.searchsorted(ids, w.rows).clip(max=max(len(ids) - 1, 0))
+        live = (ids[row_pos] == w.rows) if len(ids) else np.zeros(len(w.rows), bool)
+        out_ids, col_pos = np.unique(w.cols[live], return_inverse=True)
+        block = np.zeros((len(ids), len(out_ids)))
+        block[row_pos[live], col_pos] = w.values[live]
+        h, ids = h @ block, out_ids
         if i < len(weights) - 1 or output_dim == 1:
             h = np.maximum(h, 0)
     if output_dim == 1:
-        h = h.sum(-1)
-    return h.astype(np.float32)
+        return h.sum(-1).astype(np.float32)
+    out = np.zeros((x.shape[0], output_dim))
+    out[:, ids] = h
+    return out.astype(np.float32)
 
 
 class PlantedMLPDataModule(TaskDataModule):

@@ -19,6 +19,7 @@ from pytorch_lightning import LightningDataModule
 
 from datamodules.gaussian_columns import GaussianColumns
 from datamodules.precision import trainer_dtype
+from datamodules.sparse_matrix import SparseMatrix
 
 
 class SkipPoint(Exception):
@@ -50,7 +51,8 @@ class TaskDataModule(LightningDataModule):
         input_dim: features before the optional bias feature; ``num_features`` adds it.
         output_dim: outputs k (1: scalar output).
         max_label: max |label|, for PSNR.
-        planted_weights: the planted network's weight matrices, where the task has one.
+        planted_weights: the planted network's weight matrices as their nonzeros
+            (``SparseMatrix``, rows × cols as SPEC §6 draws them), where the task has one.
         sensing: the task's sensing matrix A, where the task is a linear sensing problem.
     """
 
@@ -66,7 +68,7 @@ class TaskDataModule(LightningDataModule):
     output_dim: int = 1
     bias: bool = False
     max_label: float = 1.0
-    planted_weights: list[np.ndarray] | None = None
+    planted_weights: list[SparseMatrix] | None = None
     sensing: GaussianColumns | None = None
 
     @property

@@ -7,9 +7,11 @@ mode. IMP's network is the one IMP recorded for the point's s (``IMP.networks``)
 shared trajectory is not the network the run ends with.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 from torch import Tensor
 
 from modules.sparse_mlp import SparseMLP
@@ -24,7 +26,7 @@ class NetworkLayers:
 
     layers: list[Tensor]
     output: str  # "sum" or "linear"
-    gates: Tensor | None = None
+    gates: Tensor | Callable[[Tensor], Tensor] | None = None
 
     def nnz_per_layer(self) -> list[int]:
         values = [layer.coalesce().values() if layer.is_sparse else layer for layer in self.layers]
@@ -32,15 +34,24 @@ class NetworkLayers:
 
 
 def aiht_network(model: SparseMLP) -> NetworkLayers:
-    """The gated network as it evaluates: h = w (a ReLU MLP) unless convex, then its gates."""
+    """The gated network as it evaluates: h = w (a ReLU MLP) unless convex, then its gates.
+    Read as nonzeros (and the gate rows of units with a nonzero), never as m × d tensors, so that
+    compact storage exports without its dense form."""
     if model.network != "gated":
         raise ValueError(f"only a network can be exported, not model.network {model.network!r}")
-    layers = [model.frozen.matrix(i) for i in range(model.layer)] + [model.weight.detach()]
+    net = model.net
+    indices, values, shape = net.hidden_layer()
+    last = torch.sparse_coo_tensor(indices, values.detach(), shape).coalesce()
+    layers = [model.frozen.matrix(i) for i in range(model.layer)] + [last]
     output = "sum"
     if model.output_dim > 1:
-        layers.append(model.output_weight.detach().T)
+        layers.append(net.sparse_output_weight().detach().t().coalesce())
         output = "linear"
-    return NetworkLayers(layers, output, model.gates.detach() if model.convex else None)
+    gates = None
+    if model.convex:
+        device = values.device
+        gates = lambda units: net.gate_rows(units.to(device)).detach()  # noqa: E731
+    return NetworkLayers(layers, output, gates)
 
 
 def imp_network(weights: list[Tensor]) -> NetworkLayers:

@@ -68,7 +68,8 @@ def imp_results(run: TrainingRun, points: list[GridPoint], fit_s: float) -> dict
 
 def aiht_result(run: TrainingRun, fit_s: float) -> dict:
     """The final metric (validated once more if the fit's last epoch did not), the budget, the
-    update count and, on planted data, the recovery metrics."""
+    update count, the network's storage (dense or compact) and, on planted data, the recovery
+    metrics."""
     key = f"val/{run.datamodule.metric_name}"
     if key not in run.trainer.callback_metrics:
         run.trainer.validate(run.model, datamodule=run.datamodule, verbose=False)
@@ -77,6 +78,7 @@ def aiht_result(run: TrainingRun, fit_s: float) -> dict:
         "nnz": run.model.nnz(),
         "s_effective": run.algorithm.budget(run.model),
         "updates": run.algorithm.updates,
+        "storage": run.model.storage,
         "fit_s": fit_s,
         **run.recovery.metrics,
     }

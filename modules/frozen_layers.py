@@ -1,6 +1,10 @@
 """Hidden layers that AIHT has finished (SPEC §4), kept sparse: their nonzeros only, applied as
 sparse products. They live in the module's state dict, so a checkpoint taken in a later layer
-restores them."""
+restores them.
+
+With ``reduced`` (a compact network's), the features a layer gives are only the columns of its
+units that have nonzeros (``active_units``; the others are relu(0) = 0): n × (at most s)
+values whatever the width, and the next layer is told which units its inputs are."""
 
 import torch
 from torch import Tensor, nn
@@ -9,17 +13,17 @@ from torch import Tensor, nn
 class FrozenLayers(nn.Module):
     """relu(x W_1^T), then relu(· W_2^T), …, each W_i held as its nonzeros (COO) only."""
 
-    def __init__(self) -> None:
+    def __init__(self, reduced: bool = False) -> None:
         super().__init__()
-        self.count = 0
+        self.count, self.reduced = 0, reduced
 
-    def append(self, weight: Tensor) -> None:
-        """Freezes a dense (units × inputs) weight matrix, keeping only its nonzeros."""
-        rows, cols = weight.nonzero(as_tuple=True)
+    def append(self, indices: Tensor, values: Tensor, shape: tuple[int, int]) -> None:
+        """Freezes a (units × inputs) weight matrix given as its nonzeros: 2 × nnz (unit, input)
+        indices in row-major order, their values, and the shape."""
         i = self.count
-        self.register_buffer(f"indices_{i}", torch.stack([rows, cols]))
-        self.register_buffer(f"values_{i}", weight[rows, cols].detach().clone())
-        self.register_buffer(f"shape_{i}", torch.tensor(weight.shape))
+        self.register_buffer(f"indices_{i}", indices.clone())
+        self.register_buffer(f"values_{i}", values.detach().clone())
+        self.register_buffer(f"shape_{i}", torch.tensor(shape))
         self.count += 1
 
     def matrix(self, i: int) -> Tensor:
@@ -31,9 +35,26 @@ class FrozenLayers(nn.Module):
     def nnz(self, i: int) -> int:
         return int((getattr(self, f"values_{i}") != 0).sum())
 
+    def active_units(self, i: int) -> Tensor:
+        """The units (ascending) of layer i that hold a nonzero weight."""
+        return torch.unique_consecutive(getattr(self, f"indices_{i}")[0])
+
+    def feature_units(self) -> Tensor | None:
+        """Which units the columns of the last layer's features are (None: every unit, as the
+        features are not reduced or no layer is frozen)."""
+        return self.active_units(self.count - 1) if self.reduced and self.count else None
+
     def apply_layer(self, i: int, x: Tensor) -> Tensor:
-        """relu(x W_i^T) as one sparse-dense product."""
-        return torch.relu(torch.sparse.mm(self.matrix(i), x.T).T)
+        """relu(x W_i^T) as one sparse-dense product; reduced, on and to active units' columns."""
+        if not self.reduced:
+            return torch.relu(torch.sparse.mm(self.matrix(i), x.T).T)
+        (units, inputs), values = getattr(self, f"indices_{i}"), getattr(self, f"values_{i}")
+        if i > 0:
+            inputs = torch.searchsorted(self.active_units(i - 1), inputs)
+        active = self.active_units(i)
+        block = x.new_zeros(x.shape[1], active.numel())
+        block[inputs, torch.searchsorted(active, units)] = values.to(x.dtype)
+        return torch.relu(x @ block)
 
     def forward(self, x: Tensor) -> Tensor:
         for i in range(self.count):

@@ -1,48 +1,41 @@
-"""The project's one LightningModule: the network that AIHT or IMP trains.
+"""The project's one LightningModule: the data, the metric and the training step around the
+network that AIHT or IMP trains.
 
-``network: gated`` (AIHT) is the sparse gated ReLU network of SPEC §1. Scalar output (fused
-weights): one m × d weight matrix (row j = unit j's weights w_j, so its row-major flattening
-is the unit-major vector w of SPEC §1) and one m × d gate buffer. Its training steps only
-compute the loss and its full gradient with the gates held constant; the AIHT callback
-(``callbacks/aiht.py``) turns that gradient into the sparse update and moves the gates.
-With ``output_dim`` > 1 it is the vector-output network of SPEC §3 instead (``weight`` is W1,
-``output_weight`` W2; ``modules/vector_outputs.py``). With ``num_layers`` > 1 the finished
-hidden layers are frozen, sparsely (``modules/frozen_layers.py``, SPEC §4).
+Each network keeps its own state and arithmetic in a plain module, ``self.net``:
 
-``network: relu`` (IMP) is the standard ReLU MLP of SPEC §5 (``modules/relu_mlp.py``),
-trained by Adam on the mean squared error (or cross-entropy); the IMP callback (``callbacks/imp.py``) prunes,
-rewinds and resets Adam between rounds.
+- ``network: gated`` (AIHT), the gated ReLU network of SPEC §1 (scalar or vector outputs),
+  held densely (``DenseGated``: m × d weights and gates) or compactly (``CompactGated``: the
+  kept (index, value) pairs, memory that grows with s, not m), as ``storage`` says. With
+  ``num_layers`` > 1 the finished hidden layers are frozen, sparsely (``FrozenLayers``, SPEC §4).
+- ``network: relu`` (IMP), the standard ReLU MLP of SPEC §5 (``ReluMLP``), trained by Adam.
+- ``network: linear`` (AIHT on the Gaussian sensing task), the signal x with y = A x
+  (``LinearSensing``): no network at all.
 
-``network: linear`` (AIHT on the Gaussian sensing task, SPEC §6 ``gaussian_sparse``) has no
-network at all: its weight is the length-N signal x, and y = A x with the datamodule's
-``GaussianColumns`` A, whose columns are generated on demand and never stored. Its training
-step leaves A^T (A x − y) in ``weight.grad`` as the gated mode does, so the same AIHT callback
-trains it; there are no gates.
-
-The modes share the data, the metric and the sweep's bookkeeping, which is why they are modes
-of one module rather than separate modules.
+The AIHT networks' training steps only compute the prediction with the gates held constant,
+the loss and what the update needs (the full gradient in ``weight.grad`` for dense state, the
+residual A w − b in ``residual`` for scalar outputs, dL/dY_hat for vector outputs); the AIHT
+callback (``callbacks/aiht.py``) turns it into the sparse update and moves the gates.
 """
 
 import copy
 from collections.abc import Iterable
 from typing import Literal
 
+import numpy as np
 import torch
 from pytorch_lightning import LightningModule
-from torch import Tensor, nn
+from torch import Tensor
 
-from datamodules.gaussian_columns import GaussianColumns
 from datamodules.precision import trainer_dtype
 from datamodules.task import TaskDataModule
+from modules.compact_gated import CompactGated
+from modules.dense_gated import DenseGated
 from modules.frozen_layers import FrozenLayers
-from modules.gated_ops import gated_prediction, gated_product
-from modules.gates import random_gates
+from modules.linear_sensing import LinearSensing
 from modules.relu_mlp import ReluMLP
-from modules.sensing_product import SensingProduct
-from modules.support_columns import SupportColumns
+from modules.storage import choose_storage
 from modules.task_metric import SupportError, TaskMetric
-from modules.vector_ops import LOSSES
-from modules.vector_outputs import VectorOutputs
+from modules.vector_ops import LOSSES, vector_loss
 
 
 class CallbackUpdate(torch.optim.Optimizer):
@@ -54,14 +47,16 @@ class CallbackUpdate(torch.optim.Optimizer):
     """
 
     def __init__(self, params) -> None:
-        super().__init__(params, {})
+        params = list(params)
+        # compact state has no parameters at all; an optimiser needs one to exist
+        super().__init__(params or [torch.nn.Parameter(torch.zeros(0))], {})
 
     def step(self, closure=None):
         # Lightning's closure runs the on_before_optimizer_step hooks, where the update happens.
         return closure() if closure is not None else None
 
 
-class SparseMLP(VectorOutputs, LightningModule):
+class SparseMLP(LightningModule):
     """AIHT's gated network y(x) = sum_j 1[x·h_j > 0] (x·w_j), IMP's plain ReLU MLP, or y = A x.
 
     Args:
@@ -75,7 +70,12 @@ class SparseMLP(VectorOutputs, LightningModule):
             (the sweep sets it from the method and the datamodule's ``network``).
         loss: ``mse`` or ``crossentropy`` (softmax, one-hot labels; vector outputs only).
         lr: Adam's learning rate for the ``relu`` network.
-        gradient_memory_mb: memory for gate patterns while computing the full gradient.
+        gradient_memory_mb: memory for gate patterns while computing the full gradient; with
+            compact storage also the budget of one chunk of units.
+        storage: how the gated network holds its state: ``dense`` (m × d tensors, fastest
+            where they fit), ``compact`` (the kept pairs only) or ``auto`` (compact when the
+            dense state would need more than ``dense_memory_mb``).
+        dense_memory_mb: the memory ``auto`` allows the dense state.
         gate_seed: the seed that draws the random gates of every hidden layer (SPEC §1); None
             for the run's ``seed``. The paper's minibatch AIHT on the planted and INR tasks
             draws them with seed 0 whatever the run's seed (SPEC §2); the application passes 0
@@ -93,6 +93,8 @@ class SparseMLP(VectorOutputs, LightningModule):
         loss: str = "mse",
         lr: float = 1e-3,
         gradient_memory_mb: float = 32.0,
+        storage: Literal["dense", "compact", "auto"] = "auto",
+        dense_memory_mb: float = 2048.0,
         gate_seed: int | None = None,
     ) -> None:
         super().__init__()
@@ -111,81 +113,91 @@ class SparseMLP(VectorOutputs, LightningModule):
                 "model.network must be 'gated' (AIHT), 'relu' (IMP) or 'linear' (Gaussian sensing), "
                 f"got {network!r}"
             )
-        self.width, self.input_dim, self.seed = width, input_dim, seed
-        self.output_dim, self.num_layers, self.network, self.lr = output_dim, num_layers, network, lr
-        self.gradient_memory_mb = gradient_memory_mb
-        self.gate_seed = seed if gate_seed is None else gate_seed
-        self.convex = False
-        self.max_label = 1.0  # the task's max |label| (PSNR), set in setup()
-        self.sensing: GaussianColumns | None = None  # the task's A (network "linear"), set in setup()
-        self.layer_start_epoch = 0  # the epoch the layer in training started (LayerByLayer sets it)
         if loss not in LOSSES:
             raise ValueError(f"model.loss must be one of {', '.join(LOSSES)}, got {loss!r}")
         if loss != "mse" and output_dim == 1:
             raise ValueError(f"model.loss {loss!r} needs vector outputs (output_dim > 1)")
+        self.width, self.input_dim, self.seed = width, input_dim, seed
+        self.output_dim, self.num_layers, self.network, self.lr = output_dim, num_layers, network, lr
         self.loss = loss
+        self.gradient_memory_mb = gradient_memory_mb
+        self.gate_seed = seed if gate_seed is None else gate_seed
+        self.convex = False
+        self.max_label = 1.0  # the task's max |label| (PSNR), set in setup()
+        self.layer_start_epoch = 0  # the epoch the layer in training started (LayerByLayer sets it)
+        self.residual: Tensor | None = None  # what the AIHT callback's update starts from
         if network == "relu":
             self.net = ReluMLP(input_dim, width, output_dim, num_layers, seed)
+            self.storage = "dense"
             return
+        self.automatic_optimization = False
         if network == "linear":
             if output_dim != 1 or num_layers != 1:
                 raise ValueError(
                     "model.network 'linear' (Gaussian sensing) has no layers and a scalar output: "
                     f"got model.output_dim={output_dim}, model.num_layers={num_layers}"
                 )
-            self.automatic_optimization = False
-            self.weight = nn.Parameter(torch.zeros(width, dtype=torch.float64))
+            self.net = LinearSensing(width)
+            self.storage = "dense"
             return
-        self.automatic_optimization = False
-        self.frozen = FrozenLayers()
-        # float64 at first so the gates are exactly numpy's; setup() casts to the trainer's precision.
-        gates = torch.from_numpy(random_gates(width, input_dim, self.gate_seed))
-        self.weight = nn.Parameter(torch.zeros(width, input_dim, dtype=torch.float64))
-        self.register_buffer("gates", gates)
-        self.support_columns = SupportColumns()
-        self._init_vector_outputs(width, output_dim, loss)
+        self.storage = choose_storage(storage, dense_memory_mb, width, input_dim, output_dim, num_layers)
+        # Compact scalar layers take only the earlier layer's active units as data columns; vector
+        # outputs give every W1 entry a start value (SPEC §3), so their later layers see every unit.
+        self.frozen = FrozenLayers(reduced=self.storage == "compact" and output_dim == 1)
+        if self.storage == "compact":
+            self.net = CompactGated(width, input_dim, output_dim, self.gate_seed, gradient_memory_mb)
+        else:
+            self.net = DenseGated(width, input_dim, output_dim, self.gate_seed, gradient_memory_mb)
+
+    @property
+    def weight(self) -> Tensor:
+        """The hidden weights of the layer in training (W1) as a dense tensor (compact storage:
+        built on the spot, for small networks and tests)."""
+        return self.net.dense_weight()
+
+    @property
+    def gates(self) -> Tensor:
+        """The gates of the layer in training as a dense m × d tensor (as ``weight``)."""
+        return self.net.dense_gates()
+
+    @property
+    def output_weight(self) -> Tensor:
+        """W2 (vector outputs) as a dense m × k tensor (as ``weight``)."""
+        return self.net.dense_output_weight()
 
     @property
     def layer(self) -> int:
         """The hidden layer AIHT trains now (0-based); the earlier ones are frozen (SPEC §4)."""
         return self.frozen.count
 
+    @property
+    def has_gates(self) -> bool:
+        """Whether the AIHT callback should move gates (only the gated network has them)."""
+        return self.network == "gated"
+
     def advance_layer(self) -> None:
         """Freezes the current hidden layer (sparsely) and starts the next one on its features:
-        zero weights (m × m) and random gates for m inputs, drawn with the gate seed."""
-        dtype, device = self.weight.dtype, self.weight.device
-        self.frozen.append(self.weight.detach())
-        gates = torch.from_numpy(random_gates(self.width, self.width, self.gate_seed)).to(device, dtype)
-        self.weight = nn.Parameter(torch.zeros(self.width, self.width, dtype=dtype, device=device))
-        self.gates = gates
-        if self.output_dim > 1:  # the finished layer's temporary output layer is dropped
-            self.output_weight = nn.Parameter(torch.zeros_like(self.output_weight))
+        no weights (m × m) and random gates for m inputs, drawn with the gate seed; for vector
+        outputs the finished layer's temporary output layer is dropped."""
+        self.frozen.append(*self.net.hidden_layer())
+        self.net.start_layer(self.width, self.frozen.feature_units())
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        """A checkpoint from a later layer holds an m × m weight: take its shape before loading."""
-        state = checkpoint["state_dict"]
-        if self.network == "gated" and state["weight"].shape != self.weight.shape:
-            self.weight = nn.Parameter(torch.zeros_like(state["weight"], device=self.weight.device))
-            self.gates = torch.zeros_like(state["gates"], device=self.gates.device)
+        """Tensors whose sizes change during a run (a later layer's, the kept pairs') take the
+        checkpoint's sizes before loading."""
+        if self.network == "gated":
+            self.net.prepare_load(checkpoint["state_dict"], "net.")
 
     def setup(self, stage: str) -> None:
         self.to(trainer_dtype(self.trainer))
         task = self.trainer.datamodule
         if isinstance(task, TaskDataModule):
-            self.max_label, metric_name, self.sensing = float(task.max_label), task.metric_name, task.sensing
+            self.max_label, metric_name, sensing = float(task.max_label), task.metric_name, task.sensing
         else:  # data of the user's own, without the task contract: PSNR of labels in [-1, 1]
-            self.max_label, metric_name, self.sensing = 1.0, "psnr", None
+            self.max_label, metric_name, sensing = 1.0, "psnr", None
         self.val_metric = TaskMetric(metric_name, self.output_dim, self.max_label)
         if self.network == "linear":
-            if self.sensing is None:
-                raise ValueError(
-                    "model.network 'linear' needs a datamodule with a sensing matrix `sensing` "
-                    "(datamodules.gaussian_sparse.GaussianSparseDataModule)"
-                )
-            if self.sensing.n_cols != self.width:
-                raise ValueError(
-                    f"model.width={self.width} differs from the signal length {self.sensing.n_cols}"
-                )
+            self.net.attach(sensing)
             self.support_metric = SupportError()
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
@@ -193,30 +205,13 @@ class SparseMLP(VectorOutputs, LightningModule):
             return torch.optim.Adam(self.parameters(), lr=self.lr)
         return CallbackUpdate(self.parameters())
 
-    @property
-    def has_gates(self) -> bool:
-        """Whether the AIHT callback should move gates (only the gated network has them)."""
-        return self.network == "gated"
-
-    def sensing_columns(self, x: Tensor, flat_index: Tensor) -> Tensor:
-        """The columns of the batch's sensing matrix A at ``flat_index`` (n × len(flat_index))."""
-        if self.network == "linear":
-            return self.sensing.columns(flat_index)
-        return self.support_columns.rows(x, self.gates, flat_index).T
-
-    def sensing_product(self, x: Tensor, flat_index: Tensor, values: Tensor) -> Tensor:
-        """A[:, flat_index] @ values (the gated network reuses the columns its forward gathered)."""
-        if self.network == "linear":
-            return self.sensing.matvec(flat_index, values)
-        return values @ self.support_columns.rows(x, self.gates, flat_index)
-
     def forward(self, x: Tensor) -> Tensor:
         """The network on raw inputs: random gates in convex mode, h = w otherwise; or the MLP.
 
         ``linear``: x holds measurement indices and the result is (A w) at those rows.
         """
         if self.network == "linear":
-            return SensingProduct.apply(self.weight, self.sensing)[x]
+            return self.net(x)
         if self.network == "relu":
             out = self.net(x)
             return out.squeeze(-1) if self.output_dim == 1 else out
@@ -225,9 +220,7 @@ class SparseMLP(VectorOutputs, LightningModule):
     def head(self, features: Tensor) -> Tensor:
         """The layer in training on its inputs (the frozen layers' features; the data in layer 1).
         Training and validation batches already hold these features."""
-        if self.output_dim > 1:
-            return self._vector_forward(features)
-        return gated_product(features, self.weight, self.gates if self.convex else None)
+        return self.net(features, self.convex)
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         x, y = batch
@@ -238,23 +231,36 @@ class SparseMLP(VectorOutputs, LightningModule):
             self.log(f"train/{self.loss}", loss.detach(), on_step=True, on_epoch=False)
             return loss
         if self.output_dim > 1:
-            return self._vector_training_step(batch)
-        if self.network == "linear":
-            if x.numel() != self.sensing.n_rows:
-                raise ValueError("the linear network trains on full batches only (data.batch_size 0)")
-            pred = SensingProduct.apply(self.weight, self.sensing)
-        else:
-            pred = gated_prediction(x, self.weight, self.gates, self.support_columns, self.gradient_memory_mb)
+            return self._vector_training_step(x, y)
+        pred = self.net.train_prediction(x)
         loss = 0.5 * (pred - y).square().sum()
-        self.manual_backward(loss)
+        if loss.requires_grad:  # dense state: autograd leaves the full gradient in weight.grad
+            self.manual_backward(loss)
+        self.residual = (pred - y).detach()
         self.log("train/mse_before_update", 2 * loss.detach() / y.numel(), on_step=True, on_epoch=False)
+        self.optimizers().step()
+        return loss.detach()
+
+    def _vector_training_step(self, x: Tensor, y: Tensor) -> Tensor:
+        """Y_hat with the gates held constant and the mean loss; autograd of the loss in Y_hat
+        gives SPEC §3's R, left in ``residual`` for the AIHT callback (whose chain rule to W1 and
+        W2 needs R at the weights as they were, and gradients at the start values it gives)."""
+        pred = self.net.vector_prediction(x)
+        pred.requires_grad_()
+        loss = vector_loss(pred, y, self.loss)
+        self.manual_backward(loss)
+        self.residual = pred.grad
+        mse = (pred.detach() - y).square().mean()
+        self.log_dict(
+            {"train/loss": loss.detach(), "train/mse_before_update": mse}, on_step=True, on_epoch=False
+        )
         self.optimizers().step()
         return loss.detach()
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         x, y = batch
         if self.network == "linear":  # the batch is (signal indices, x*)
-            estimate = self.weight.detach()[x]
+            estimate = self.net.estimate(x)
             self.val_metric.update(estimate, y)
             self.support_metric.update(estimate, y)
             return
@@ -276,11 +282,17 @@ class SparseMLP(VectorOutputs, LightningModule):
             metric.update(self(x), y)
         return float(metric.compute())
 
+    def hidden_nonzeros(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The nonzeros of the hidden layer in training (W1 for vector outputs) as (units,
+        inputs, values), float64 numpy arrays, ascending by unit then input."""
+        indices, values, _ = self.net.hidden_layer()
+        return indices[0].cpu().numpy(), indices[1].cpu().numpy(), values.double().cpu().numpy()
+
+    def layer_nnz(self) -> int:
+        """Nonzeros of the hidden layer in training (W1 for vector outputs)."""
+        return self.net.hidden_nnz()
+
     def nnz(self) -> int:
-        if self.network == "relu":
+        if self.network != "gated":
             return self.net.nnz()
-        if self.network == "linear":
-            return int((self.weight != 0).sum())
-        frozen = sum(self.frozen.nnz(i) for i in range(self.layer))
-        vector = [self.output_weight] if self.output_dim > 1 else []
-        return frozen + sum(int((p != 0).sum()) for p in [self.weight, *vector])
+        return sum(self.frozen.nnz(i) for i in range(self.layer)) + self.net.nnz()

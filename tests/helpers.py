@@ -50,6 +50,7 @@ def tiny_run(
     ckpt_path=None,
     num_layers: int = 1,
     datamodule_class=PlantedMLPDataModule,
+    model_kwargs=None,
     **trainer_kwargs,
 ):
     dm = datamodule_class(
@@ -61,7 +62,7 @@ def tiny_run(
         batch_size=batch_size,
         num_layers=num_layers,
     )
-    model = SparseMLP(width=m, input_dim=d, seed=seed, num_layers=num_layers)
+    model = SparseMLP(width=m, input_dim=d, seed=seed, num_layers=num_layers, **(model_kwargs or {}))
     aiht = AIHT(sparsity=s, convex=convex)
     rec = Recorder()
     kwargs = dict(

@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from callbacks.aiht import refine, top_s_nonzero
+from callbacks.aiht import refine
 from modules.gated_ops import gated_prediction
 from modules.support_columns import SupportColumns
+from modules.top_s import top_s_nonzero
 from tests.helpers import RepeatedInputs, tiny_run
 from tests.reference import dense_a, spec_gates, spec_refine, spec_update
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-import callbacks.aiht
-from callbacks.aiht import top_s_nonzero
+import modules.dense_weights
 from modules.gated_ops import ROW_HASH_STEP, first_equal_row, gated_gradient
+from modules.top_s import top_s_nonzero
 from tests.helpers import tiny_run
 
 SIZES = [(50, 3, 9), (333, 17, 13), (1000, 17, 101), (2000, 100, 29), (700, 100, 101), (4001, 5, 500)]
@@ -94,13 +94,13 @@ def test_planted_point_ties_every_pattern_group(monkeypatch):
     update 7, unit 498): at every update, zero weights of units whose gates open on the same
     examples have bitwise-equal candidates |t| = mu·|g| for each input."""
     seen = []
-    choose = callbacks.aiht.top_s_nonzero
+    choose = modules.dense_weights.top_s_nonzero
 
     def record(t: torch.Tensor, s: int) -> torch.Tensor:
         seen.append(t.clone())
         return choose(t, s)
 
-    monkeypatch.setattr(callbacks.aiht, "top_s_nonzero", record)
+    monkeypatch.setattr(modules.dense_weights, "top_s_nonzero", record)
     m, d = 500, 100
     *_, rec = tiny_run(m=m, s=100, n=50000, d=d, seed=1, epochs=8)
     groups_checked = 0

@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from lightning_app.export import EXPORT_FILE, aiht_network, export_network, imp_network
+from modules.compact_gated import CompactGated
 from sparse_export import load_sparse_mlp, read_sparse_mlp
 from tests.helpers import imp_run, run_fit, tiny_run
 from tests.vector_helpers import tiny_vector_run
@@ -24,6 +25,16 @@ ROOT = Path(__file__).resolve().parent.parent
 def exported(tmp_path: Path, network, name: str = "net") -> tuple[Path, torch.nn.Module]:
     path = export_network(tmp_path / name, network, {"case": name})
     return path, load_sparse_mlp(path)
+
+
+def never_dense(monkeypatch) -> None:
+    """Compact storage's m × d forms fail from here on: an export must not build them."""
+
+    def refuse(self):
+        raise AssertionError("the export built a dense m × d tensor")
+
+    for name in ("dense_weight", "dense_gates", "dense_output_weight"):
+        monkeypatch.setattr(CompactGated, name, refuse)
 
 
 def psnr(pred: torch.Tensor, y: torch.Tensor) -> float:
@@ -41,8 +52,11 @@ def psnr(pred: torch.Tensor, y: torch.Tensor) -> float:
     ],
     ids=["one_layer", "one_layer_convex", "two_layers", "two_layers_convex"],
 )
-def test_aiht_export_predicts_as_the_trained_model(tmp_path, case):
-    _, model, dm, *_ = tiny_run(n=64, epochs=4, **case)
+@pytest.mark.parametrize("storage", ["dense", "compact"])
+def test_aiht_export_predicts_as_the_trained_model(tmp_path, monkeypatch, case, storage):
+    _, model, dm, *_ = tiny_run(n=64, epochs=4, model_kwargs={"storage": storage}, **case)
+    assert model.storage == storage
+    never_dense(monkeypatch)
     path, net = exported(tmp_path, aiht_network(model))
     x = dm.x
     with torch.no_grad():
@@ -58,8 +72,13 @@ def test_aiht_export_predicts_as_the_trained_model(tmp_path, case):
 
 
 @pytest.mark.parametrize("convex", [False, True])
-def test_vector_output_export_predicts_as_the_trained_model(tmp_path, convex):
-    _, model, dm, *_ = tiny_vector_run(m=4, s=12, n=64, d=5, k=3, convex=convex)
+@pytest.mark.parametrize("storage", ["dense", "compact"])
+def test_vector_output_export_predicts_as_the_trained_model(tmp_path, monkeypatch, convex, storage):
+    _, model, dm, *_ = tiny_vector_run(
+        m=4, s=12, n=64, d=5, k=3, convex=convex, model_kwargs={"storage": storage}
+    )
+    assert model.storage == storage
+    never_dense(monkeypatch)
     _, net = exported(tmp_path, aiht_network(model))
     with torch.no_grad():
         expected = model(dm.x)
@@ -108,7 +127,7 @@ def test_the_loader_imports_nothing_from_the_project_and_runs_alone(tmp_path):
         for alias in node.names
     }
     imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-    assert imported <= {"json", "pathlib", "torch"}
+    assert imported <= {"collections", "json", "pathlib", "torch"}
 
     _, model, dm, *_ = tiny_run(m=5, s=7, n=64, d=6, epochs=3)
     export_network(tmp_path, aiht_network(model), {"task": "mlp_planted"})

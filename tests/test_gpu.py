@@ -98,3 +98,15 @@ def test_gpu_sweep_workers_pinned_to_devices_match_the_cpu(tmp_path):
     for key, (status, metric) in cpu.items():
         assert gpu[key][0] == status == "done"
         assert gpu[key][1] == pytest.approx(metric, rel=1e-3)
+
+
+@pytest.mark.parametrize("convex", [False, True])
+def test_cuda_compact_state_equals_the_cpu_dense_one(convex):
+    """Compact state on CUDA (chunks of a few units, gates regenerated on the host and moved)."""
+    kwargs = dict(m=9, s=7, d=6, epochs=5, convex=convex, datamodule_class=RepeatedInputs)
+    cpu = tiny_run(model_kwargs={"storage": "dense"}, **kwargs)[4].weights
+    compact = {"storage": "compact", "gradient_memory_mb": 1e-3}
+    cuda = tiny_run(model_kwargs=compact, accelerator="gpu", devices=1, **kwargs)[4].weights
+    for dense, ours in zip(cpu, cuda, strict=True):
+        assert torch.equal(dense != 0, ours.cpu() != 0)
+        torch.testing.assert_close(ours.cpu(), dense, rtol=1e-9, atol=1e-14)

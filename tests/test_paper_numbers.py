@@ -39,3 +39,16 @@ def test_imp_m100_s100_equals_the_plain_paper_way_reference():
     ref = paper_imp(dm.x, dm.y, 100, 0, 15, [100], max_label=dm.max_label)
     assert_same_as_paper(model, imp, batches, ref)
     assert round(imp.results[100]["metric"], 2) == 6.84
+
+
+COMPACT = {"model_kwargs": {"storage": "compact"}}
+
+
+@pytest.mark.slow
+def test_two_hidden_layers_compact_gives_the_papers_number():
+    assert figure1_point(50, 200, num_layers=2, **COMPACT) == pytest.approx(32.2036, abs=5e-5)
+
+
+@pytest.mark.slow
+def test_m100_s100_compact_gives_the_papers_number():
+    assert figure1_point(100, 100, **COMPACT) == pytest.approx(29.8728, abs=5e-5)

@@ -29,8 +29,8 @@ def test_planted_weights_inputs_and_labels(seed):
     w, x, y = spec_planted(m, s, seed, n, d)
     dm = PlantedMLPDataModule(width=m, sparsity=s, seed=seed, nmeasurements=n, input_dim=d)
     dm.setup("fit")
-    assert np.array_equal(dm.planted_weights[0], w)
-    assert int((dm.planted_weights[0] != 0).sum()) == s
+    assert np.array_equal(dm.planted_weights[0].toarray(), w)
+    assert int((dm.planted_weights[0].values != 0).sum()) == s
     assert np.array_equal(dm.x.numpy(), x.astype(np.float64))
     assert np.array_equal(dm.y.numpy(), y.astype(np.float64))
     assert dm.max_label == float(np.abs(y).max())

@@ -69,6 +69,7 @@ def tiny_vector_run(
     loss: str = "mse",
     callbacks=(),
     ckpt_path=None,
+    model_kwargs=None,
     **trainer_kwargs,
 ):
     if loss == "crossentropy":
@@ -77,7 +78,7 @@ def tiny_vector_run(
         dm = PlantedMLPDataModule(
             width=m, sparsity=s, seed=seed, nmeasurements=n, input_dim=d, output_dim=k, batch_size=batch_size
         )
-    model = SparseMLP(width=m, input_dim=d, seed=seed, output_dim=k, loss=loss)
+    model = SparseMLP(width=m, input_dim=d, seed=seed, output_dim=k, loss=loss, **(model_kwargs or {}))
     aiht = AIHT(sparsity=s, convex=convex, importance=importance)
     rec = VectorRecorder()
     kwargs = dict(
