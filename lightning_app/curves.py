@@ -21,6 +21,7 @@ from matplotlib import ticker
 from matplotlib.axes import Axes
 
 from lightning_app.heatmaps import new_figure, same_settings
+from lightning_app.results import write_whole
 from lightning_app.tables import Table, build_table, dense_value, group_panels
 
 MAX_WIDTHS = 10
@@ -148,7 +149,7 @@ def save_curves(tables: list[Table], dense: list[Table], path: Path) -> CurvesFi
     title = f"{p.task.upper()}, {p.num_layers} hidden, {batch}, {p.epochs} epochs: mean ± std over seeds"
     fig.suptitle(title + (f"\n{drawn.note}" if drawn.note else ""), fontsize=10)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    write_whole(path, lambda f: fig.savefig(f, format="png"))
     return drawn
 
 

@@ -35,6 +35,7 @@ from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 from matplotlib.patches import Rectangle
 
+from lightning_app.results import write_whole
 from lightning_app.tables import Table
 
 DPI = 100
@@ -154,7 +155,7 @@ def save_heatmap(table: Table, path: Path) -> Path:
     hatch_cells(ax, table.diverged_cells())
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    write_whole(path, lambda f: fig.savefig(f, format="png"))
     return path
 
 
@@ -244,7 +245,7 @@ def save_task_figure(tables: list[Table], path: Path) -> list[str]:
     fig.suptitle(tables[0].panel.task.upper())
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    write_whole(path, lambda f: fig.savefig(f, format="png"))
     return titles
 
 

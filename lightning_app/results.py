@@ -10,7 +10,9 @@ import csv
 import json
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from lightning_app.identity import flat_settings
 
@@ -42,6 +44,15 @@ def _tmp_path(path: Path) -> Path:
 def _write_atomically(path: Path, text: str) -> None:
     tmp = _tmp_path(path)
     tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_whole(path: Path, write: Callable[[BinaryIO], None]) -> None:
+    """Writes ``path`` by ``write(file)`` under a temporary name, then renames it: a reader (a sweep
+    sharing the folder, TensorBoard's image export) never sees a file half written."""
+    tmp = _tmp_path(path)
+    with tmp.open("wb") as f:
+        write(f)
     os.replace(tmp, path)
 
 

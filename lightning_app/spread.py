@@ -28,6 +28,7 @@ from lightning_app.heatmaps import (
     new_figure,
     shows_text,
 )
+from lightning_app.results import write_whole
 from lightning_app.tables import STD_DDOF, Table
 
 STD_CMAP = "YlOrRd"
@@ -78,7 +79,7 @@ def save_std_heatmap(table: Table, path: Path) -> Path:
     fig = new_figure(HEATMAP_INCHES)
     draw_std_heatmap(fig.add_subplot(), table)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    write_whole(path, lambda f: fig.savefig(f, format="png"))
     return path
 
 
@@ -94,5 +95,5 @@ def save_std_figure(tables: list[Table], path: Path) -> list[str]:
         titles.append(ax.get_title())
     fig.suptitle(f"{tables[0].panel.task.upper()}: spread over seeds")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    write_whole(path, lambda f: fig.savefig(f, format="png"))
     return titles

@@ -16,6 +16,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from lightning_app.results import write_whole
+
 #: Degrees of freedom removed in the spread over seeds: 1, the sample standard deviation.
 STD_DDOF = 1
 
@@ -203,6 +205,5 @@ def save_table(table: Table, root: Path, expname: str = "") -> Path:
     """Writes the table (float64) to ``root/<TASK>/<method>/<paper file name>``; returns the path."""
     path = Path(root) / table.relative_path(expname)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as f:
-        np.save(f, np.asarray(table.values, dtype=np.float64))
+    write_whole(path, lambda f: np.save(f, np.asarray(table.values, dtype=np.float64)))
     return path
