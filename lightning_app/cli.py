@@ -164,6 +164,14 @@ class SweepCLI(LightningCLI):
             help="Random gates of minibatch AIHT on the planted and INR tasks: 'paper' draws them "
             "with seed 0 whatever the run's seed, as the paper's code does; 'run' with the run's seed.",
         )
+        parser.add_argument(
+            "--sweep.draws",
+            type=Literal["numpy", "cupy"],
+            default="numpy",
+            help="Generator of AIHT's random gates, vector start values, count-sketch signs and Gaussian "
+            "sensing columns: 'numpy' as the paper's code on a CPU; 'cupy' as its GPU runs (SPEC §8; "
+            "needs a CUDA GPU and pip install -e '.[cupy]').",
+        )
         parser.add_class_arguments(AIHT, "aiht", skip={"sparsity"}, instantiate=False)
         parser.add_class_arguments(IMP, "imp", skip={"targets"}, instantiate=False)
         parser.link_arguments("data", "model.input_dim", compute_fn=_num_features, apply_on="instantiate")

@@ -31,12 +31,13 @@ import torch
 from pytorch_lightning import LightningModule
 from torch import Tensor, nn
 
+from datamodules.cupy_draws import check_draws_name
 from datamodules.gaussian_columns import GaussianColumns
 from datamodules.precision import trainer_dtype
 from datamodules.task import TaskDataModule
 from modules.frozen_layers import FrozenLayers
 from modules.gated_ops import gated_prediction, gated_product
-from modules.gates import random_gates
+from modules.gates import gate_tensor
 from modules.relu_mlp import ReluMLP
 from modules.sensing_product import SensingProduct
 from modules.support_columns import SupportColumns
@@ -80,6 +81,10 @@ class SparseMLP(VectorOutputs, LightningModule):
             for the run's ``seed``. The paper's minibatch AIHT on the planted and INR tasks
             draws them with seed 0 whatever the run's seed (SPEC §2); the application passes 0
             there.
+        draws: the generator of the gates, the vector-output start values and the count
+            sketch's signs (SPEC §8): ``numpy`` (numpy's legacy generator, as the paper's code on
+            a CPU) or ``cupy`` (CuPy's, as its GPU runs; needs CuPy and a CUDA GPU). With
+            ``cupy`` the gates are drawn in ``setup``, on the run's GPU.
     """
 
     def __init__(
@@ -94,6 +99,7 @@ class SparseMLP(VectorOutputs, LightningModule):
         lr: float = 1e-3,
         gradient_memory_mb: float = 32.0,
         gate_seed: int | None = None,
+        draws: Literal["numpy", "cupy"] = "numpy",
     ) -> None:
         super().__init__()
         for name, value in (
@@ -115,6 +121,8 @@ class SparseMLP(VectorOutputs, LightningModule):
         self.output_dim, self.num_layers, self.network, self.lr = output_dim, num_layers, network, lr
         self.gradient_memory_mb = gradient_memory_mb
         self.gate_seed = seed if gate_seed is None else gate_seed
+        check_draws_name(draws, "model.draws")
+        self.draws = draws
         self.convex = False
         self.max_label = 1.0  # the task's max |label| (PSNR), set in setup()
         self.sensing: GaussianColumns | None = None  # the task's A (network "linear"), set in setup()
@@ -138,8 +146,14 @@ class SparseMLP(VectorOutputs, LightningModule):
             return
         self.automatic_optimization = False
         self.frozen = FrozenLayers()
-        # float64 at first so the gates are exactly numpy's; setup() casts to the trainer's precision.
-        gates = torch.from_numpy(random_gates(width, input_dim, self.gate_seed))
+        # float64 at first so the gates are exactly the generator's; setup() casts to the trainer's
+        # precision. CuPy's are drawn in setup(), on the run's GPU: a sweep also builds models
+        # just to check its panels, where there need be no GPU.
+        self._gates_pending = draws == "cupy"
+        if self._gates_pending:
+            gates = torch.zeros(width, input_dim, dtype=torch.float64)
+        else:
+            gates = gate_tensor(width, input_dim, self.gate_seed)
         self.weight = nn.Parameter(torch.zeros(width, input_dim, dtype=torch.float64))
         self.register_buffer("gates", gates)
         self.support_columns = SupportColumns()
@@ -155,7 +169,7 @@ class SparseMLP(VectorOutputs, LightningModule):
         zero weights (m × m) and random gates for m inputs, drawn with the gate seed."""
         dtype, device = self.weight.dtype, self.weight.device
         self.frozen.append(self.weight.detach())
-        gates = torch.from_numpy(random_gates(self.width, self.width, self.gate_seed)).to(device, dtype)
+        gates = gate_tensor(self.width, self.width, self.gate_seed, self.draws, device).to(device, dtype)
         self.weight = nn.Parameter(torch.zeros(self.width, self.width, dtype=dtype, device=device))
         self.gates = gates
         if self.output_dim > 1:  # the finished layer's temporary output layer is dropped
@@ -169,6 +183,11 @@ class SparseMLP(VectorOutputs, LightningModule):
             self.gates = torch.zeros_like(state["gates"], device=self.gates.device)
 
     def setup(self, stage: str) -> None:
+        if self.network == "gated" and self._gates_pending:
+            device = self.trainer.strategy.root_device
+            drawn = gate_tensor(self.width, self.input_dim, self.gate_seed, self.draws, device)
+            self.gates = drawn.to(self.gates.device)
+            self._gates_pending = False
         self.to(trainer_dtype(self.trainer))
         task = self.trainer.datamodule
         if isinstance(task, TaskDataModule):
