@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Checks for a machine with a CUDA GPU, in about five minutes: the GPU tests, the AIHT update
+# Checks for a machine with a CUDA GPU, in about six minutes: CuPy (the extra for torch's CUDA,
+# installed if missing), the GPU tests (the CuPy-draw tests among them), the AIHT update
 # benchmark on cuda in float64 and float32, single Figure-1 points (AIHT and IMP) through the CLI,
 # a Figure 2 point, and as much of Figure 1's one-hidden-layer AIHT panel (seed 0) as fits in
 # PANEL_SECONDS (0 skips it).
@@ -23,8 +24,17 @@ echo "=== environment"
 "available", torch.cuda.is_available(), "lightning", pl.__version__)'
 nvidia-smi -L || status=1
 
+echo "=== CuPy, for --sweep.draws cupy and its tests"
+if ! "$PY" -c "import cupy" 2>/dev/null; then
+  extra=$("$PY" -c "from datamodules.cupy_draws import cupy_extra; print(cupy_extra())")
+  echo "not installed: pip install -e '.[$extra]'"
+  "$PY" -m pip install -q -e ".[$extra]" || { echo "CuPy could not be installed: its tests are skipped"; status=1; }
+fi
+"$PY" -c 'import cupy; print("cupy", cupy.__version__, "CUDA runtime", cupy.cuda.runtime.runtimeGetVersion())' \
+  || status=1
+
 echo "=== pytest -m gpu"
-timeout 240 "$PY" -m pytest -q -m gpu tests -p no:cacheprovider
+timeout 420 "$PY" -m pytest -q -m gpu tests -p no:cacheprovider
 rc=$?
 if [ "$rc" -eq 5 ]; then
   echo "(no gpu tests collected)"

@@ -3,7 +3,8 @@
 Row r sends flat index i to cell h_r(i) mod width, h_r(i) = fmix32((a_r·i + b_r) mod 2³²) with
 the paper's constants a_r, b_r and MurmurHash3's finaliser fmix32, and gives it the sign
 σ_r(i) = column r, row (i mod 100000) of block i // 100000's sign table (numpy's legacy
-generator seeded with the block number, ``choice([-1, 1], size=(100000, 4))``). Adding δ to
+generator seeded with the block number, ``choice([-1, 1], size=(100000, 4))``; CuPy's with
+``signs="cupy"``, as the paper's GPU runs, SPEC §8). Adding δ to
 entry i adds σ_r(i)·δ to its cell in every row; the estimate of i is the median over the rows of
 σ_r(i)·cell in float64 (the mean of the two middle values, as numpy's median).
 
@@ -26,6 +27,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from datamodules import cupy_draws
+
 ROWS = 4
 HASH_A = (994443, 4113759, 9171025, 9024893)
 HASH_B = (609478, 2949676, 2171464, 374849)
@@ -46,7 +49,16 @@ def numpy_sign_block(block: int, device: torch.device | str = "cpu") -> Tensor:
     return torch.from_numpy(signs).to(device)
 
 
-SIGN_SOURCES: dict[str, Callable[[int, torch.device], Tensor]] = {"numpy": numpy_sign_block}
+def cupy_sign_block(block: int, device: torch.device | str = "cpu") -> Tensor:
+    """Block B's signs as the paper's GPU runs draw them: ``cp.random.seed(B)`` then
+    ``cp.random.choice([-1, 1], size=(100000, 4))`` (``datamodules/cupy_draws.py``)."""
+    return cupy_draws.sign_table(block, (SIGN_BLOCK, ROWS), torch.device(device), "model.draws")
+
+
+SIGN_SOURCES: dict[str, Callable[[int, torch.device], Tensor]] = {
+    "numpy": numpy_sign_block,
+    "cupy": cupy_sign_block,
+}
 
 
 def _times_mod32(h: Tensor, constant: int) -> Tensor:

@@ -52,11 +52,11 @@ class ExactImportance:
         self.table.copy_(state["table"])
 
 
-def make_importance(kind: str, num_entries: int, budget: int, device, dtype):
+def make_importance(kind: str, num_entries: int, budget: int, device, dtype, signs: str = "numpy"):
     """The importance accumulator ``kind`` for N = ``num_entries`` weights and budget s (``dtype``:
-    the exact accumulator's)."""
+    the exact accumulator's; ``signs``: the generator of the sketch's signs, ``numpy`` or ``cupy``)."""
     if kind == "sketch":  # float32 cells whatever the run's precision, as the paper's sketch
-        return CountSketch(num_entries, sketch_width(budget, num_entries), device=device)
+        return CountSketch(num_entries, sketch_width(budget, num_entries), device=device, signs=signs)
     if kind == "exact":
         return ExactImportance(num_entries, device=device, dtype=dtype)
     raise ValueError(f"aiht.importance must be one of {', '.join(IMPORTANCE_KINDS)}, got {kind!r}")

@@ -6,7 +6,8 @@ reading and writing the network's rows through its own methods (dense or compact
 
 1. start: at the first update (full batch) or the first batch of every epoch (minibatches),
    every all-zero row w1_j (w2_j) takes numpy's ``seed(j)`` then ``uniform(±1/sqrt(d·m))``
-   (``±1/sqrt(m·k)``) draws; these values enter the gradients and the new values only;
+   (``±1/sqrt(m·k)``) draws, or CuPy's with the model's ``draws: cupy`` (SPEC §8); these values
+   enter the gradients and the new values only;
 2. gradients grad w1_j = P_j w2_j and grad w2_j = P_j^T w1_j, P_j = (D_j X)^T R;
 3. new values w − alpha·grad with the fixed step size alpha (0.005; 2 for small budgets;
    0.001 with cross-entropy);
@@ -24,6 +25,7 @@ from torch import Tensor
 
 from callbacks.importance import make_importance
 from callbacks.vector_selection import StreamingSelection
+from datamodules import cupy_draws
 from modules.vector_ops import unit_gradients
 
 BASE_STEP = 0.005
@@ -48,10 +50,19 @@ def initial_row(unit: int, size: int, bound: float, generator: np.random.RandomS
     return generator.uniform(-bound, bound, size)
 
 
-def initialise_zero_rows(block: Tensor, units: list[int], bound: float) -> None:
-    """Fills the all-zero rows of ``block`` (the rows of ``units``) with their start values."""
+def initialise_zero_rows(block: Tensor, units: list[int], bound: float, draws: str = "numpy") -> None:
+    """Fills the all-zero rows of ``block`` (the rows of ``units``) with their start values, drawn
+    by ``draws`` (``numpy`` or ``cupy``)."""
+    rows = (block == 0).all(1).nonzero().squeeze(1).tolist()
+    if draws == "cupy":
+        if rows:
+            values = cupy_draws.start_values(
+                [units[r] for r in rows], block.shape[1], bound, block.device, "model.draws"
+            )
+            block[rows] = values.to(block)
+        return
     generator = np.random.RandomState()
-    for row in (block == 0).all(1).nonzero().squeeze(1).tolist():
+    for row in rows:
         values = initial_row(units[row], block.shape[1], bound, generator)
         block[row] = torch.from_numpy(values).to(block)
 
@@ -71,6 +82,7 @@ def vector_update(
     alpha: float,
     initialise: bool,
     memory_mb: float = 32.0,
+    draws: str = "numpy",
 ) -> int:
     """One update of SPEC §3, written into the network ``net`` (dense or compact state: it gives
     its support over [W1; W2], the rows of W1, W2 and the gates of any units, and takes the
@@ -88,8 +100,8 @@ def vector_update(
         ids = chunk.tolist()
         block1, block2, gates = net.vector_rows(chunk)  # copies
         if initialise:
-            initialise_zero_rows(block1, ids, 1 / math.sqrt(d * m))
-            initialise_zero_rows(block2, ids, 1 / math.sqrt(m * k))
+            initialise_zero_rows(block1, ids, 1 / math.sqrt(d * m), draws)
+            initialise_zero_rows(block2, ids, 1 / math.sqrt(m * k), draws)
         grad1, grad2 = unit_gradients(x, r, block1, block2, gates)
         step1, step2 = alpha * grad1, alpha * grad2
         new1, new2 = block1 - step1, block2 - step2
@@ -138,7 +150,9 @@ class VectorAIHT:
             self.importance = None  # a new hidden layer is a new AIHT run (SPEC §4): fresh importances
         self.importance_layer = pl_module.layer
         if self.importance is None:
-            self.importance = make_importance(self.kind, net.num_weights, budget, r.device, r.dtype)
+            self.importance = make_importance(
+                self.kind, net.num_weights, budget, r.device, r.dtype, signs=pl_module.draws
+            )
             if self._saved_state is not None:
                 if self._saved_state.get("kind") != self.kind:
                     raise ValueError(
@@ -152,7 +166,15 @@ class VectorAIHT:
         layer_epoch = trainer.current_epoch - pl_module.layer_start_epoch
         initialise = batch_idx == 0 and (layer_epoch == 0 or trainer.num_training_batches > 1)
         kept = vector_update(
-            x, r, net, self.importance, budget, alpha, initialise, pl_module.gradient_memory_mb
+            x,
+            r,
+            net,
+            self.importance,
+            budget,
+            alpha,
+            initialise,
+            pl_module.gradient_memory_mb,
+            pl_module.draws,
         )
         return alpha, kept
 

@@ -10,13 +10,20 @@ in which columns are asked for. Blocks are drawn in float64 and then cast, so a 
 sees the rounding of the same matrix.
 
 Every product streams over the blocks it needs, so at most one block (n_rows × block_size
-values) plus the result exists at a time. (The paper's code seeds its generator once per
-column; its exact numbers come from CuPy's generator and cannot be reproduced here.)
+values) plus the result exists at a time.
+
+The paper's code seeds its generator once per column, with CuPy's generator on a GPU (SPEC §8).
+With ``draws="cupy"`` A is that matrix: column j is ``cp.random.seed(j + offset)`` then
+``cp.random.normal(size=n_rows)``, offset = ``cp.random.seed(seed)`` then
+``cp.random.randint(low=0, high=n_cols).item()`` (``datamodules/cupy_draws.py``; a CUDA GPU and
+CuPy needed). The blocks then only bound the memory of a product.
 """
 
 import numpy as np
 import torch
 from torch import Tensor
+
+from datamodules import cupy_draws
 
 
 def block_seed(seed: int, block: int) -> int:
@@ -34,6 +41,7 @@ class GaussianColumns:
         block_size: columns per generated block; part of A's definition, and the memory bound
             of every product (n_rows × block_size values).
         dtype, device: of the tensors the products return.
+        draws: ``numpy`` (the blocks above) or ``cupy`` (the paper's GPU columns).
     """
 
     def __init__(
@@ -44,14 +52,17 @@ class GaussianColumns:
         block_size: int = 256,
         dtype: torch.dtype = torch.float64,
         device: torch.device | str = "cpu",
+        draws: str = "numpy",
     ) -> None:
+        cupy_draws.check_draws_name(draws, "data.draws")
         for name, value in (("n_rows", n_rows), ("n_cols", n_cols), ("block_size", block_size)):
             if value < 1:
                 raise ValueError(f"{name} must be at least 1, got {value}")
         if seed < 0:
             raise ValueError(f"the seed must be 0 or more, got {seed}")
         self.n_rows, self.n_cols, self.seed, self.block_size = n_rows, n_cols, seed, block_size
-        self.dtype, self.device = dtype, torch.device(device)
+        self.dtype, self.device, self.draws = dtype, torch.device(device), draws
+        self._offset: int | None = None  # CuPy's column seed offset, drawn when first needed
 
     @property
     def num_blocks(self) -> int:
@@ -67,6 +78,13 @@ class GaussianColumns:
         if not 0 <= block < self.num_blocks:
             raise IndexError(f"block {block} out of range (A has {self.num_blocks} blocks)")
         start, stop = self.block_range(block)
+        if self.draws == "cupy":
+            if self._offset is None:
+                self._offset = cupy_draws.gaussian_offset(self.seed, self.n_cols, self.device, "data.draws")
+            values = cupy_draws.gaussian_columns(
+                start, stop, self.n_rows, self._offset, self.device, "data.draws"
+            )
+            return values.to(dtype=self.dtype)
         generator = torch.Generator().manual_seed(block_seed(self.seed, block))
         values = torch.randn(stop - start, self.n_rows, generator=generator, dtype=torch.float64)
         return values.to(device=self.device, dtype=self.dtype)
@@ -110,11 +128,14 @@ class GaussianColumns:
         self, device: torch.device | str | None = None, dtype: torch.dtype | None = None
     ) -> "GaussianColumns":
         """The same matrix, with products on ``device`` in ``dtype``."""
-        return GaussianColumns(
+        moved = GaussianColumns(
             self.n_rows,
             self.n_cols,
             self.seed,
             self.block_size,
             dtype=dtype or self.dtype,
             device=device or self.device,
+            draws=self.draws,
         )
+        moved._offset = self._offset
+        return moved

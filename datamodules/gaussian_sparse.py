@@ -3,7 +3,8 @@
 With seed q: x* has s ones at ``np.random.RandomState(q).choice(N, s, replace=False)`` (the
 paper's code makes the same call on CuPy's generator, seeded q), N = the grid's m; A is
 nmeasurements × N with N(0, 1) entries, its columns drawn from q block by block
-(``datamodules.gaussian_columns``); y = A x*, noiseless. A budget s above N is capped at N (x* all
+(``datamodules.gaussian_columns``; with ``draws: cupy`` CuPy's columns, as the paper's GPU runs
+draw them, SPEC §8); y = A x*, noiseless. A budget s above N is capped at N (x* all
 ones), as AIHT caps its budget.
 
 The model is ``SparseMLP(network="linear")``: its weight is x itself. A training batch is
@@ -11,9 +12,12 @@ The model is ``SparseMLP(network="linear")``: its weight is x itself. A training
 batch is (the signal's indices, x*), from which the model measures ‖x̂ − x*‖ / ‖x*‖.
 """
 
+from typing import Literal
+
 import numpy as np
 import torch
 
+from datamodules.cupy_draws import check_draws_name
 from datamodules.gaussian_columns import GaussianColumns
 from datamodules.task import TaskDataModule
 from datamodules.tensor_batches import TensorBatches
@@ -35,6 +39,8 @@ class GaussianSparseDataModule(TaskDataModule):
         batch_size: must be 0 (full batch), as in the paper.
         block_size: columns of A per generated block: part of A's definition, and the memory
             of each product with it (nmeasurements × block_size values).
+        draws: the generator of A's columns: ``numpy`` (torch's, per block) or ``cupy`` (the
+            paper's GPU columns; needs CuPy and a CUDA GPU). A sweep sets it from ``sweep.draws``.
     """
 
     task_name = "gaussian_sparse"
@@ -50,8 +56,10 @@ class GaussianSparseDataModule(TaskDataModule):
         nmeasurements: int = 50000,
         batch_size: int = 0,
         block_size: int = 256,
+        draws: Literal["numpy", "cupy"] = "numpy",
     ) -> None:
         super().__init__()
+        check_draws_name(draws, "data.draws")
         for name, value in (
             ("width", width),
             ("sparsity", sparsity),
@@ -69,6 +77,7 @@ class GaussianSparseDataModule(TaskDataModule):
             )
         self.width, self.sparsity, self.seed = width, sparsity, seed
         self.nmeasurements, self.batch_size, self.block_size = nmeasurements, batch_size, block_size
+        self.draws = draws
         self.support: torch.Tensor | None = None
         self.signal: torch.Tensor | None = None
         self.y: torch.Tensor | None = None
@@ -83,8 +92,16 @@ class GaussianSparseDataModule(TaskDataModule):
             return
         device, dtype = self.placement()
         support = torch.from_numpy(draw_support(self.width, self.sparsity, self.seed))
-        exact = GaussianColumns(self.nmeasurements, self.width, self.seed, self.block_size)
-        y = exact.matvec(support, torch.ones(support.numel(), dtype=torch.float64))  # in float64
+        # y in float64; CuPy's columns are drawn on the GPU, so y is computed there.
+        exact = GaussianColumns(
+            self.nmeasurements,
+            self.width,
+            self.seed,
+            self.block_size,
+            device=device if self.draws == "cupy" else "cpu",
+            draws=self.draws,
+        )
+        y = exact.matvec(support, torch.ones(support.numel(), dtype=torch.float64))
         signal = torch.zeros(self.width, dtype=torch.float64)
         signal[support] = 1.0
         self.sensing = exact.to(device=device, dtype=dtype)

@@ -5,6 +5,8 @@ covers what a panel computes (precision, how long it trains, settings the sweep 
 ``check_accelerator`` covers where the points run, against the GPUs there are: the local sweep
 passes ``torch.cuda.device_count()``, a launcher that runs points elsewhere passes the count its
 resources report.
+``check_draws`` covers ``sweep.draws cupy`` (SPEC §8's CuPy draws), which needs a CUDA GPU and
+CuPy where the points run.
 
 Precisions (README, "Precision"): AIHT runs in ``64-true`` (the paper's float64) or ``32-true``.
 In ``16-true`` the first step size (1e-14) is 0 in float16, so the first update keeps nothing and
@@ -18,6 +20,7 @@ mixed precisions are not the paper's float32 training.
 
 from jsonargparse import Namespace
 
+from datamodules.cupy_draws import load_cupy
 from lightning_app.errors import SettingsError
 
 AIHT_PRECISIONS = ("64-true", "32-true")
@@ -115,12 +118,39 @@ def check_panel_settings(config: Namespace, method: str, num_layers: int, where:
         if lr is not None and not lr > 0:
             raise SettingsError(f"model.lr={lr}{where}: Adam's learning rate must be positive (1e-3)")
     check_training_length(config.trainer, method, num_layers, where)
+    check_draws_settings(config, where)
     for group in ("optimizer", "lr_scheduler"):
         if config.get(group) is not None:
             raise SettingsError(
                 f"{group}: the sweep does not use it (AIHT makes its own updates; IMP uses Adam "
                 "with --model.lr, as the paper does); remove it"
             )
+
+
+def check_draws_settings(config: Namespace, where: str = "") -> None:
+    """``model.draws`` and ``data.draws`` are set per point from ``sweep.draws``."""
+    data = config.data.get("init_args") or Namespace()
+    for name, value in (("model.draws", config.model.get("draws")), ("data.draws", data.get("draws"))):
+        if value not in (None, "numpy", config.sweep.draws):
+            raise SettingsError(
+                f"{name}={value}{where}: the sweep sets every point's draws from sweep.draws; "
+                f"use --sweep.draws {value}"
+            )
+
+
+def check_draws(draws: str, accelerator, here: bool = True) -> None:
+    """``sweep.draws cupy`` draws with CuPy on a CUDA GPU (SPEC §8): refused on the CPU, and, where
+    the points run here (not on a Ray cluster), without a CUDA GPU or without CuPy."""
+    if draws != "cupy":
+        return
+    if str(accelerator) == "cpu":
+        raise SettingsError(
+            f"sweep.draws=cupy with trainer.accelerator={accelerator}: CuPy draws the paper's GPU "
+            "numbers on a CUDA GPU; use --trainer.accelerator gpu on a machine with one, or "
+            "--sweep.draws numpy (the paper's code on a CPU)"
+        )
+    if here:
+        load_cupy("sweep.draws")
 
 
 def check_workers(workers: int, cpus: int) -> None:

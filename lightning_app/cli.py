@@ -170,6 +170,14 @@ class SweepCLI(LightningCLI):
             default=True,
             help="Save each finished point's trained network as its nonzeros (sparse_network.pt).",
         )
+        parser.add_argument(
+            "--sweep.draws",
+            type=Literal["numpy", "cupy"],
+            default="numpy",
+            help="Generator of AIHT's random gates, vector start values, count-sketch signs and Gaussian "
+            "sensing columns: 'numpy' as the paper's code on a CPU; 'cupy' as its GPU runs (SPEC §8; "
+            "needs a CUDA GPU and pip install -e '.[cupy]').",
+        )
         parser.add_class_arguments(AIHT, "aiht", skip={"sparsity"}, instantiate=False)
         parser.add_class_arguments(IMP, "imp", skip={"targets"}, instantiate=False)
         parser.link_arguments("data", "model.input_dim", compute_fn=_num_features, apply_on="instantiate")

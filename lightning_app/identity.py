@@ -17,10 +17,11 @@ from jsonargparse import Namespace
 from lightning_app.checks import unified_precision
 from lightning_app.grid import GridPoint
 
-#: Set by the sweep per point (the point's place in the grid) or linked from the datamodule.
+#: Set by the sweep per point (the point's place in the grid, or ``sweep.draws``) or linked from
+#: the datamodule.
 PER_POINT = {
-    "data": {"width", "sparsity", "seed", "num_layers"},
-    "model": {"width", "seed", "num_layers", "network", "input_dim", "output_dim"},
+    "data": {"width", "sparsity", "seed", "num_layers", "draws"},
+    "model": {"width", "seed", "num_layers", "network", "input_dim", "output_dim", "draws"},
 }
 #: Where or how a point runs, not what it computes.
 NOT_COMPUTATION = {
@@ -74,6 +75,8 @@ def point_identity(config: Namespace, point: GridPoint, largest_target: int | No
     else:
         identity["aiht"] = config.aiht.as_dict()
         identity["sweep"] = {"gate_seed": config.sweep.gate_seed}  # which seed draws the gates
+        if config.sweep.draws != "numpy":  # numpy's draws, the default, as before the setting existed
+            identity["sweep"]["draws"] = config.sweep.draws
         identity["trainer"]["precision"] = unified_precision(config.trainer.precision)
     return plain(identity)
 

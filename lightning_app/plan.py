@@ -116,6 +116,9 @@ class SweepPlan:
         config.model.seed = point.seed
         config.model.num_layers = point.num_layers
         config.model.network = network
+        config.model.draws = config.sweep.draws
+        if "draws" in data_args:
+            data_args["draws"] = config.sweep.draws
         if config.model.gate_seed is None and network == "gated":
             config.model.gate_seed = gate_seed_of(
                 task_class(config), data_args.get("batch_size", 0), config.sweep.gate_seed

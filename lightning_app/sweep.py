@@ -9,7 +9,7 @@ import os
 from pytorch_lightning import LightningDataModule
 
 from datamodules.task import SkipPoint
-from lightning_app.checks import check_workers
+from lightning_app.checks import check_draws, check_workers
 from lightning_app.finished import scan_finished
 from lightning_app.grid import group_jobs
 from lightning_app.hparams import log_point_hparams
@@ -36,6 +36,8 @@ def run_sweep(plan: SweepPlan, make_worker_runner: RunnerFactory) -> list[dict]:
     root = plan.root
     on_ray = config.sweep.launcher == "ray"
     gpus = None
+    for panel_config in plan.panel_configs:
+        check_draws(config.sweep.draws, panel_config.trainer.accelerator, here=not on_ray)
     if not on_ray:  # a Ray launcher checks the accelerator against the cluster's resources
         for panel_config in plan.panel_configs:
             gpu_ids(panel_config.trainer.accelerator, panel_config.trainer.devices)

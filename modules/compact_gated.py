@@ -38,9 +38,17 @@ class CompactGated(nn.Module):
     has_gates = True
     storage = "compact"
 
-    def __init__(self, width: int, input_dim: int, output_dim: int, gate_seed: int, memory_mb: float) -> None:
+    def __init__(
+        self,
+        width: int,
+        input_dim: int,
+        output_dim: int,
+        gate_seed: int,
+        memory_mb: float,
+        draws: str = "numpy",
+    ) -> None:
         super().__init__()
-        self.width, self.gate_seed, self.memory_mb = width, gate_seed, memory_mb
+        self.width, self.gate_seed, self.memory_mb, self.draws = width, gate_seed, memory_mb, draws
         self.output_dim = output_dim
         self.columns = SupportColumns()
         self.register_buffer("index", torch.zeros(0, dtype=torch.long))
@@ -68,8 +76,13 @@ class CompactGated(nn.Module):
         self.input_dim = input_dim
         self.input_units = None if input_units is None else input_units.cpu()
         self.dim = input_dim if input_units is None else input_units.numel()
-        self.random_gates = RandomGateRows(self.width, input_dim, self.gate_seed, self.input_units)
+        self.random_gates = RandomGateRows(
+            self.width, input_dim, self.gate_seed, self.input_units, self.draws
+        )
         self._gates = None
+
+    def draw_pending_gates(self, device: torch.device) -> None:
+        """Nothing to draw ahead: random gate rows are drawn when they are needed, on their device."""
 
     def _inputs_of(self, columns: Tensor) -> Tensor:
         """The input indices of data columns."""
@@ -229,7 +242,7 @@ class CompactGated(nn.Module):
         if self.input_units is None:
             return rows
         if not bool(self.gates_follow):
-            return RandomGateRows(self.width, self.input_dim, self.gate_seed).rows(
+            return RandomGateRows(self.width, self.input_dim, self.gate_seed, draws=self.draws).rows(
                 units, rows.dtype, rows.device
             )
         out = rows.new_zeros(len(units), self.input_dim)

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from modules.dense_weights import DenseWeights
 from modules.gated_ops import gated_prediction, gated_product
-from modules.gates import random_gates
+from modules.gates import gate_tensor, random_gates
 from modules.support_columns import SupportColumns
 from modules.vector_ops import gated_vector_product
 
@@ -32,9 +32,18 @@ class DenseGated(DenseWeights):
     has_gates = True
     storage = "dense"
 
-    def __init__(self, width: int, input_dim: int, output_dim: int, gate_seed: int, memory_mb: float) -> None:
+    def __init__(
+        self,
+        width: int,
+        input_dim: int,
+        output_dim: int,
+        gate_seed: int,
+        memory_mb: float,
+        draws: str = "numpy",
+    ) -> None:
         super().__init__()
         self.width, self.output_dim, self.gate_seed, self.memory_mb = width, output_dim, gate_seed, memory_mb
+        self.draws = draws
         self.columns = SupportColumns()
         self.start_layer(input_dim)
 
@@ -46,12 +55,25 @@ class DenseGated(DenseWeights):
             raise ValueError("a dense network takes every input of its layer as a data column")
         device = self.weight.device if hasattr(self, "weight") else torch.device("cpu")
         dtype = self.weight.dtype if hasattr(self, "weight") else torch.float64
-        gates = torch.from_numpy(random_gates(self.width, input_dim, self.gate_seed)).to(device, dtype)
+        # CuPy's gates wait for draw_pending_gates on the run's device: a sweep builds models to
+        # check its panels where there need be no GPU.
+        self.gates_pending = self.draws == "cupy"
+        if self.gates_pending:
+            gates = torch.zeros(self.width, input_dim, dtype=dtype, device=device)
+        else:
+            gates = torch.from_numpy(random_gates(self.width, input_dim, self.gate_seed)).to(device, dtype)
         self.weight = nn.Parameter(torch.zeros(self.width, input_dim, dtype=dtype, device=device))
         self.register_buffer("gates", gates)
         if self.output_dim > 1:
             output = torch.zeros(self.width, self.output_dim, dtype=dtype, device=device)
             self.output_weight = nn.Parameter(output)
+
+    def draw_pending_gates(self, device: torch.device) -> None:
+        """Draws CuPy's gates (SPEC §8) on ``device`` if they are still to be drawn."""
+        if self.gates_pending:
+            gates = gate_tensor(self.width, self.input_dim, self.gate_seed, self.draws, device)
+            self.gates = gates.to(self.gates.device, self.gates.dtype)
+            self.gates_pending = False
 
     @property
     def input_dim(self) -> int:

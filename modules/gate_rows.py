@@ -9,23 +9,31 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from datamodules import cupy_draws
 from modules.gates import gate_seed_offset
 from modules.sparse_rows import dense_rows, units_of
+
+SETTING = "model.draws"
 
 
 class RandomGateRows:
     """Unit j's gate: the ``input_dim`` normals numpy's legacy generator gives after seeding it
-    with j + offset (offset from the gate seed, as ``modules.gates.random_gates``); with
-    ``columns`` (ascending input indices), only those entries of each gate."""
+    with j + offset (offset from the gate seed, as ``modules.gates.random_gates``), or with
+    ``draws`` cupy CuPy's (SPEC §8, ``datamodules/cupy_draws.py``); with ``columns`` (ascending
+    input indices), only those entries of each gate."""
 
-    def __init__(self, width: int, input_dim: int, seed: int, columns: Tensor | None = None) -> None:
-        self.width, self.input_dim, self.seed = width, input_dim, seed
-        self.offset = gate_seed_offset(seed, width * input_dim)
+    def __init__(
+        self, width: int, input_dim: int, seed: int, columns: Tensor | None = None, draws: str = "numpy"
+    ) -> None:
+        self.width, self.input_dim, self.seed, self.draws = width, input_dim, seed, draws
+        self.offset = None if draws == "cupy" else gate_seed_offset(seed, width * input_dim)
         self.columns = None if columns is None else columns.cpu().numpy()
         self._generator = np.random.RandomState()
 
     def rows(self, units: Tensor, dtype: torch.dtype, device: torch.device | str) -> Tensor:
         """The gates of ``units`` (len(units) × input_dim, or × len(columns))."""
+        if self.draws == "cupy":
+            return self._cupy_rows(units, torch.device(device)).to(dtype=dtype)
         width = self.input_dim if self.columns is None else len(self.columns)
         out = np.empty((units.numel(), width))
         for row, j in enumerate(units.tolist()):
@@ -33,6 +41,12 @@ class RandomGateRows:
             gate = self._generator.normal(size=self.input_dim)
             out[row] = gate if self.columns is None else gate[self.columns]
         return torch.from_numpy(out).to(device=device, dtype=dtype)
+
+    def _cupy_rows(self, units: Tensor, device: torch.device) -> Tensor:
+        if self.offset is None:
+            self.offset = cupy_draws.gate_offset(self.seed, self.width * self.input_dim, device, SETTING)
+        rows = cupy_draws.gate_rows(units.tolist(), self.input_dim, self.offset, device, SETTING)
+        return rows if self.columns is None else rows[:, torch.from_numpy(self.columns).to(rows.device)]
 
 
 class SparseGateRows:

@@ -1,8 +1,12 @@
-"""The random gate vectors h_j of SPEC §1, drawn exactly as the paper's code draws them."""
+"""The random gate vectors h_j of SPEC §1, drawn exactly as the paper's code draws them: with
+numpy's legacy generator (the paper's code on a CPU) or CuPy's (its GPU runs, SPEC §8)."""
 
 from collections.abc import Sequence
 
 import numpy as np
+import torch
+
+from datamodules import cupy_draws
 
 
 def gate_seed_offset(seed: int, num_weights: int) -> int:
@@ -28,3 +32,14 @@ def random_gates(width: int, input_dim: int, seed: int, units: Sequence[int] | N
         generator.seed(int(j) + offset)
         out[row] = generator.normal(size=input_dim)
     return out
+
+
+def gate_tensor(
+    width: int, input_dim: int, seed: int, draws: str = "numpy", device: torch.device | str = "cpu"
+) -> torch.Tensor:
+    """All the gates as a (width, input_dim) float64 tensor on ``device``, drawn by ``draws``:
+    ``numpy`` (``random_gates``) or ``cupy`` (``datamodules/cupy_draws.py``, on a CUDA GPU)."""
+    device = torch.device(device)
+    if draws == "cupy":
+        return cupy_draws.gates(width, input_dim, seed, device, setting="model.draws")
+    return torch.from_numpy(random_gates(width, input_dim, seed)).to(device)

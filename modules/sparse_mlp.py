@@ -26,6 +26,7 @@ import torch
 from pytorch_lightning import LightningModule
 from torch import Tensor
 
+from datamodules.cupy_draws import check_draws_name
 from datamodules.precision import trainer_dtype
 from datamodules.task import TaskDataModule
 from modules.compact_gated import CompactGated
@@ -80,6 +81,10 @@ class SparseMLP(LightningModule):
             for the run's ``seed``. The paper's minibatch AIHT on the planted and INR tasks
             draws them with seed 0 whatever the run's seed (SPEC §2); the application passes 0
             there.
+        draws: the generator of the gates, the vector-output start values and the count
+            sketch's signs (SPEC §8): ``numpy`` (numpy's legacy generator, as the paper's code on
+            a CPU) or ``cupy`` (CuPy's, as its GPU runs; needs CuPy and a CUDA GPU). With
+            ``cupy`` the gates are drawn in ``setup``, on the run's GPU.
     """
 
     def __init__(
@@ -96,6 +101,7 @@ class SparseMLP(LightningModule):
         storage: Literal["dense", "compact", "auto"] = "auto",
         dense_memory_mb: float = 2048.0,
         gate_seed: int | None = None,
+        draws: Literal["numpy", "cupy"] = "numpy",
     ) -> None:
         super().__init__()
         for name, value in (
@@ -122,6 +128,8 @@ class SparseMLP(LightningModule):
         self.loss = loss
         self.gradient_memory_mb = gradient_memory_mb
         self.gate_seed = seed if gate_seed is None else gate_seed
+        check_draws_name(draws, "model.draws")
+        self.draws = draws
         self.convex = False
         self.max_label = 1.0  # the task's max |label| (PSNR), set in setup()
         self.layer_start_epoch = 0  # the epoch the layer in training started (LayerByLayer sets it)
@@ -144,10 +152,8 @@ class SparseMLP(LightningModule):
         # Compact scalar layers take only the earlier layer's active units as data columns; vector
         # outputs give every W1 entry a start value (SPEC §3), so their later layers see every unit.
         self.frozen = FrozenLayers(reduced=self.storage == "compact" and output_dim == 1)
-        if self.storage == "compact":
-            self.net = CompactGated(width, input_dim, output_dim, self.gate_seed, gradient_memory_mb)
-        else:
-            self.net = DenseGated(width, input_dim, output_dim, self.gate_seed, gradient_memory_mb)
+        net_class = CompactGated if self.storage == "compact" else DenseGated
+        self.net = net_class(width, input_dim, output_dim, self.gate_seed, gradient_memory_mb, draws)
 
     @property
     def weight(self) -> Tensor:
@@ -181,6 +187,7 @@ class SparseMLP(LightningModule):
         outputs the finished layer's temporary output layer is dropped."""
         self.frozen.append(*self.net.hidden_layer())
         self.net.start_layer(self.width, self.frozen.feature_units())
+        self.net.draw_pending_gates(self.device)
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         """Tensors whose sizes change during a run (a later layer's, the kept pairs') take the
@@ -189,6 +196,8 @@ class SparseMLP(LightningModule):
             self.net.prepare_load(checkpoint["state_dict"], "net.")
 
     def setup(self, stage: str) -> None:
+        if self.network == "gated":  # CuPy's gates: drawn on the run's GPU, not where the model was built
+            self.net.draw_pending_gates(self.trainer.strategy.root_device)
         self.to(trainer_dtype(self.trainer))
         task = self.trainer.datamodule
         if isinstance(task, TaskDataModule):

@@ -46,6 +46,7 @@ CHANGES = {  # method → settings that change what its points compute
         "--trainer.reload_dataloaders_every_n_epochs=1",
         "--trainer.strategy=single_device",
         "--model.loss=crossentropy",
+        "--sweep.draws=cupy",
     ],
     "imp": [
         "--data.nmeasurements=70",
@@ -91,6 +92,7 @@ SAME = {  # method → settings that do not
         "--trainer.precision=32-true",
         "--trainer.limit_val_batches=0.5",
         "--sweep.imp_precision=32",
+        "--sweep.draws=cupy",
     ],
 }
 
