@@ -6,8 +6,10 @@ and the method's own group (``aiht.*`` or ``imp.*``), all as plain JSON values; 
 the one the point trains in (``sweep.imp_precision`` for IMP), in Lightning's own name. Left out
 are the values the sweep sets per point, and what only says where or how a point runs: the
 devices, the number of workers, logging and progress, folders and downloads, and settings that
-give the same iterates (the gradient's memory budget). A finished point records its identity in
-``result.json``; a rerun into its folder must have the same one.
+give the same iterates (the gradient's memory budget; dense or compact storage and the budget
+``auto`` chooses by, which agree to relative 1e-10 in float64, ``tests/test_compact_aiht.py``).
+A finished point records its identity in ``result.json``; a rerun into its folder must have the
+same one.
 """
 
 import math
@@ -26,7 +28,7 @@ PER_POINT = {
 #: Where or how a point runs, not what it computes.
 NOT_COMPUTATION = {
     "data": {"data_dir", "download"},
-    "model": {"gradient_memory_mb"},
+    "model": {"gradient_memory_mb", "storage", "dense_memory_mb"},
     "trainer": {
         "accelerator",
         "devices",
