@@ -52,18 +52,24 @@ def export_figures(
     for table in tables:
         npy = save_table(table, out_dir / TABLES_DIR, expname)
         png = save_heatmap(table, npy.with_suffix(".png"))
-        spread = save_std_heatmap(table, std_path(png))
-        written += [npy, png, spread]
-        pngs += [png, spread]
+        written += [npy, png]
+        pngs.append(png)
+        spread = None  # one seed: no spread to draw
+        if len(table.seeds) > 1:
+            spread = save_std_heatmap(table, std_path(png))
+            written.append(spread)
+            pngs.append(spread)
         panel_pngs[table.panel] = (png, spread)
     shared = []
     for task in sorted({t.panel.task for t in tables}):
         task_tables = [t for t in tables if t.panel.task == task]
         path = out_dir / f"figure_{task}.png"
         save_task_figure(task_tables, path)
-        spread = out_dir / f"figure_{task}_std.png"
-        save_std_figure(task_tables, spread)
-        shared += [path, spread]
+        shared.append(path)
+        if any(len(t.seeds) > 1 for t in task_tables):
+            spread = out_dir / f"figure_{task}_std.png"
+            save_std_figure(task_tables, spread)
+            shared.append(spread)
     shared += list(save_all_curves(tables, results, out_dir))
     written += shared
     pngs += shared

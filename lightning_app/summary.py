@@ -68,7 +68,7 @@ def image(path: Path, root: Path, alt: str) -> str:
 def write_summary(
     results: list[dict],
     tables: list[Table],
-    heatmaps: dict[PanelKey, tuple[Path, Path]],
+    heatmaps: dict[PanelKey, tuple[Path, Path | None]],
     shared: list[Path],
     root: Path,
 ) -> Path:
@@ -98,7 +98,10 @@ def write_summary(
             lines.append(cell_line("worst", extremes[1], table.metric_name))
         if table.panel in heatmaps:
             mean, spread = heatmaps[table.panel]
-            lines += ["", f"{image(mean, root, 'mean over seeds')} {image(spread, root, 'std over seeds')}"]
+            shown = image(mean, root, "mean over seeds")
+            if spread is not None:  # None: one seed, no spread
+                shown += " " + image(spread, root, "std over seeds")
+            lines += ["", shown]
         lines.append("")
     if shared:
         lines += ["## Figures", ""]

@@ -171,3 +171,16 @@ def test_std_figure_follows_the_mean_figure(tmp_path):
     assert (
         spread.shape[0] == mean.shape[0] and spread.shape[1] == mean.shape[1] * 2 // 3
     )  # no difference panel
+
+
+def test_a_grid_of_one_seed_draws_no_spread(tmp_path):
+    """With one seed per cell there is no standard deviation: no std heatmap, no std figure, and
+    summary.md links the mean heatmap only."""
+    results = [r for r in random_grid("aiht", 0) if r["seed"] == 0]
+    written = export_figures(results, tmp_path)
+    names = {p.name for p in written}
+    assert not any(name.endswith(".std.png") or name.endswith("_std.png") for name in names)
+    assert list(tmp_path.rglob("*std*.png")) == []
+    assert {"figure_mlp_planted.png", "summary.md"} <= names
+    summary = (tmp_path / "summary.md").read_text()
+    assert "mean over seeds" in summary and "std over seeds" not in summary
