@@ -240,20 +240,15 @@ class PointClaims:
             self.release([p for p in todo if p not in todo_now])
             return todo_now
 
-        put_off: list[Job] = []
-        for job, todo in jobs:
-            todo_now = attempt(todo)
-            if todo_now is None:
-                put_off.append((job, todo))
-            elif todo_now:
-                yield job, todo_now
-        while put_off:
-            idle(POLL_S)
-            still = []
-            for job, todo in put_off:
+        waiting, first_pass = list(jobs), True
+        while waiting:
+            if not first_pass:
+                idle(POLL_S)
+            first_pass, put_off = False, []
+            for job, todo in waiting:
                 todo_now = attempt(todo)
                 if todo_now is None:
-                    still.append((job, todo))
+                    put_off.append((job, todo))
                 elif todo_now:
                     yield job, todo_now
-            put_off = still
+            waiting = put_off
