@@ -95,6 +95,12 @@ class DenseGated(DenseWeights):
         gates = self.gates if convex else None
         if self.output_dim > 1:
             return gated_vector_product(x, self.weight, self.output_weight, gates)
+        if self.columns.holds_batch(x) and (convex or torch.equal(self.gates, self.weight)):
+            # The training batch under the gates held now (full batch, evaluated on the training
+            # set): its support's columns serve this prediction and the next update alike.
+            w = self.weight.detach().reshape(-1)
+            support = w.nonzero().squeeze(1)
+            return w[support] @ self.columns.rows(x, self.gates, support)
         return gated_product(x, self.weight, gates)
 
     def train_prediction(self, x: Tensor) -> Tensor:

@@ -49,7 +49,9 @@ def word_bits(dtype: torch.dtype) -> int:
     return round(-math.log2(torch.finfo(dtype).eps)) + 1
 
 
-def gated_gradient(x: Tensor, r: Tensor, gates: Tensor, memory_mb: float = 32.0) -> Tensor:
+def gated_gradient(
+    x: Tensor, r: Tensor, gates: Tensor, memory_mb: float = 32.0, columns: SupportColumns | None = None
+) -> Tensor:
     """A^T r as an m × d matrix: row j is X^T (1[X h_j > 0] ∘ r).
 
     Units whose masked residuals 1[X h_j > 0] ∘ r are equal (gates open on the same examples,
@@ -57,15 +59,39 @@ def gated_gradient(x: Tensor, r: Tensor, gates: Tensor, memory_mb: float = 32.0)
     a matrix product may sum rows that fall in different tiles in different orders, so each
     such group takes the row computed for its first unit. Units with zero gates are closed on
     every example; their rows are zero and skipped.
+
+    With ``columns`` (the ``SupportColumns`` of this batch and these gates) the gate patterns it
+    holds, or can hold within ``memory_mb``, are used instead of a product with the gates.
     """
     grad = torch.zeros_like(gates)
     units = nonzero_rows(gates)
     if units.numel() == 0:
         return grad
-    block, patterns = _rows_and_patterns(x, r, gates[units], memory_mb)
+    closed = None if columns is None else columns.closed(x, gates, units, memory_mb)
+    if closed is None:
+        block, patterns = _rows_and_patterns(x, r, gates[units], memory_mb)
+    else:
+        block, patterns = _rows_from_closed(x, r, closed, memory_mb)
     first = first_equal_row(patterns)
     grad[units] = block if torch.equal(first, torch.arange(units.numel(), device=x.device)) else block[first]
     return grad
+
+
+def _rows_from_closed(x: Tensor, r: Tensor, closed: Tensor, memory_mb: float) -> tuple[Tensor, Tensor]:
+    """X^T (1[X h_j > 0] ∘ r) for each row of the gate patterns ``closed`` (1[X h_j ≤ 0], units ×
+    n), and the support of 1[X h_j > 0] ∘ r as int64 words (8 examples a word, one byte each).
+
+    The masked residuals go in chunks of examples, at most ``memory_mb`` at once.
+    """
+    units, n = closed.shape
+    block = x.new_zeros(units, x.shape[1])
+    support = torch.zeros(units, -(-n // 8) * 8, dtype=torch.bool, device=x.device)
+    step = chunk_rows(units, x.element_size(), memory_mb)
+    for start in range(0, n, step):
+        masked = torch.where(closed[:, start : start + step], 0.0, r[start : start + step])
+        block.addmm_(masked, x[start : start + step])
+        torch.ne(masked, 0, out=support[:, start : start + masked.shape[1]])
+    return block, support.view(torch.int64)
 
 
 def _rows_and_patterns(x: Tensor, r: Tensor, gates: Tensor, memory_mb: float) -> tuple[Tensor, Tensor]:
@@ -134,25 +160,34 @@ def _first_of_group(group: Tensor) -> Tensor:
 class GatedProduct(torch.autograd.Function):
     """y = A w with the gates held constant; its backward is the full gradient A^T (dL/dy).
 
-    The forward uses the support's columns (``support_rows``: A[:, support]^T, from
-    ``SupportColumns``); the backward costs the two n·d·m products (gate patterns, then masked
-    residual times X), in chunks of examples.
+    The forward uses the support's columns, gathered into (or found in) ``columns``, the
+    ``SupportColumns`` of this network; the backward, the gate patterns ``columns`` holds for
+    the batch and gates (when they fit in ``memory_mb``, else two n·d·m products in chunks of
+    examples) and one product of the masked residuals with X.
     """
 
     @staticmethod
     def forward(
-        ctx, x: Tensor, weight: Tensor, gates: Tensor, memory_mb: float, support_rows: Tensor, support: Tensor
+        ctx,
+        x: Tensor,
+        weight: Tensor,
+        gates: Tensor,
+        memory_mb: float,
+        columns: SupportColumns,
+        support: Tensor,
     ) -> Tensor:
         ctx.save_for_backward(x, gates)
-        ctx.memory_mb = memory_mb
+        ctx.memory_mb, ctx.columns = memory_mb, columns
+        rows = columns.rows(x, gates, support)
         if support.numel() == 0:
             return x.new_zeros(x.shape[0])
-        return weight.reshape(-1)[support] @ support_rows
+        return weight.reshape(-1)[support] @ rows
 
     @staticmethod
     def backward(ctx, grad_out: Tensor):
         x, gates = ctx.saved_tensors
-        return None, gated_gradient(x, grad_out, gates, ctx.memory_mb), None, None, None, None
+        grad = gated_gradient(x, grad_out, gates, ctx.memory_mb, ctx.columns)
+        return None, grad, None, None, None, None
 
 
 def gated_prediction(
@@ -160,5 +195,4 @@ def gated_prediction(
 ) -> Tensor:
     """A w through ``GatedProduct``, the support's columns taken from (and left in) ``columns``."""
     support = weight.detach().reshape(-1).nonzero().squeeze(1)
-    rows = columns.rows(x, gates, support)
-    return GatedProduct.apply(x, weight, gates, memory_mb, rows, support)
+    return GatedProduct.apply(x, weight, gates, memory_mb, columns, support)
