@@ -67,28 +67,29 @@ def gated_gradient(
     units = nonzero_rows(gates)
     if units.numel() == 0:
         return grad
-    closed = None if columns is None else columns.closed(x, gates, units, memory_mb)
-    if closed is None:
+    opened = None if columns is None else columns.patterns(x, gates, units, memory_mb)
+    if opened is None:
         block, patterns = _rows_and_patterns(x, r, gates[units], memory_mb)
     else:
-        block, patterns = _rows_from_closed(x, r, closed, memory_mb)
+        block, patterns = _rows_from_patterns(x, r, opened, memory_mb)
     first = first_equal_row(patterns)
     grad[units] = block if torch.equal(first, torch.arange(units.numel(), device=x.device)) else block[first]
     return grad
 
 
-def _rows_from_closed(x: Tensor, r: Tensor, closed: Tensor, memory_mb: float) -> tuple[Tensor, Tensor]:
-    """X^T (1[X h_j > 0] ∘ r) for each row of the gate patterns ``closed`` (1[X h_j ≤ 0], units ×
+def _rows_from_patterns(x: Tensor, r: Tensor, opened: Tensor, memory_mb: float) -> tuple[Tensor, Tensor]:
+    """X^T (1[X h_j > 0] ∘ r) for each row of the gate patterns ``opened`` (1[X h_j > 0], units ×
     n), and the support of 1[X h_j > 0] ∘ r as int64 words (8 examples a word, one byte each).
 
-    The masked residuals go in chunks of examples, at most ``memory_mb`` at once.
+    The masked residuals go in chunks of examples, at most ``memory_mb`` at once; a closed
+    example's entry is ±0, which adds nothing to the product.
     """
-    units, n = closed.shape
+    units, n = opened.shape
     block = x.new_zeros(units, x.shape[1])
     support = torch.zeros(units, -(-n // 8) * 8, dtype=torch.bool, device=x.device)
     step = chunk_rows(units, x.element_size(), memory_mb)
     for start in range(0, n, step):
-        masked = torch.where(closed[:, start : start + step], 0.0, r[start : start + step])
+        masked = opened[:, start : start + step].to(x.dtype).mul_(r[start : start + step])
         block.addmm_(masked, x[start : start + step])
         torch.ne(masked, 0, out=support[:, start : start + masked.shape[1]])
     return block, support.view(torch.int64)

@@ -7,7 +7,7 @@ costs more than the products that use them, so they are gathered once per batch 
 the gates, and only the columns of entries new to the support are added. They are held as the
 rows of A_S^T (|S| × n), gathered from a contiguous copy of X^T, since row copies are cheap.
 
-Each gathered unit's gate pattern 1[X h_j ≤ 0] (closed examples, one byte each) is held too,
+Each gathered unit's gate pattern 1[X h_j > 0] (open examples, one byte each) is held too,
 so that the full gradient of the same batch and gates (``modules/gated_ops.py``) and columns
 added later need no second product with the gates. Patterns of units not gathered are computed
 on request only while all the held ones fit in the request's memory budget.
@@ -32,7 +32,7 @@ class SupportColumns:
         self._index: Tensor | None = None
         self._rows: Tensor | None = None
         self._units: Tensor | None = None  # units whose patterns are held, ascending
-        self._closed: Tensor | None = None  # len(_units) × n bool: 1[X h_j ≤ 0]
+        self._open: Tensor | None = None  # len(_units) × n bool: 1[X h_j > 0]
 
     def holds_batch(self, x: Tensor) -> bool:
         """Whether ``x`` is the batch the columns were gathered from, unchanged (its columns under
@@ -57,8 +57,8 @@ class SupportColumns:
         self._index, self._rows = flat_index, out
         return out
 
-    def closed(self, x: Tensor, gates, units: Tensor, memory_mb: float | None = None) -> Tensor | None:
-        """1[X h_j ≤ 0] (len(units) × n, bool) for the ascending ``units`` under ``gates``.
+    def patterns(self, x: Tensor, gates, units: Tensor, memory_mb: float | None = None) -> Tensor | None:
+        """1[X h_j > 0] (len(units) × n, bool) for the ascending ``units`` under ``gates``.
 
         With ``memory_mb``, None instead when patterns would have to be computed and all the held
         ones would then take more than ``memory_mb`` (the caller computes them in chunks).
@@ -69,7 +69,7 @@ class SupportColumns:
             pos = torch.searchsorted(held, units).clamp_(max=held.numel() - 1)
             have = held[pos] == units
             if bool(have.all()):
-                return self._closed if torch.equal(held, units) else self._closed[pos]
+                return self._open if torch.equal(held, units) else self._open[pos]
             missing = units[~have]
         else:
             missing = units
@@ -78,7 +78,7 @@ class SupportColumns:
             return None
         self._add_patterns(missing)
         pos = torch.searchsorted(self._units, units)
-        return self._closed if torch.equal(self._units, units) else self._closed[pos]
+        return self._open if torch.equal(self._units, units) else self._open[pos]
 
     def _hold(self, x: Tensor, gates) -> None:
         """Keeps what is held if ``x`` and ``gates`` are the held ones, unchanged; else starts afresh."""
@@ -87,7 +87,7 @@ class SupportColumns:
             self._x, self._xt, self._gates = x, x.T.contiguous(), None
         if self._gates is not gates or self._versions[1] != gates_version:
             self._gates, self._index, self._rows = gates, None, None
-            self._units, self._closed = None, None
+            self._units, self._open = None, None
         self._versions = (x._version, gates_version)
 
     def _add_patterns(self, units: Tensor) -> None:
@@ -98,24 +98,24 @@ class SupportColumns:
             unit_gates = gates[units]
         else:
             unit_gates = gates.rows(units, self._xt.dtype, self._xt.device)
-        closed = torch.ones(units.numel(), self._xt.shape[1], dtype=torch.bool, device=self._xt.device)
+        opened = torch.zeros(units.numel(), self._xt.shape[1], dtype=torch.bool, device=self._xt.device)
         live = (unit_gates != 0).any(1).nonzero().squeeze(1)
         if live.numel() == units.numel():
-            closed = (unit_gates @ self._xt) <= 0
+            opened = (unit_gates @ self._xt) > 0
         elif live.numel() > 0:
-            closed[live] = (unit_gates[live] @ self._xt) <= 0
+            opened[live] = (unit_gates[live] @ self._xt) > 0
         if self._units is None or self._units.numel() == 0:
-            self._units, self._closed = units, closed
+            self._units, self._open = units, opened
             return
         all_units, order = torch.sort(torch.cat([self._units, units]))
-        self._units, self._closed = all_units, torch.cat([self._closed, closed])[order]
+        self._units, self._open = all_units, torch.cat([self._open, opened])[order]
 
     def _gather(self, flat_index: Tensor) -> Tensor:
         d = self._xt.shape[0]
         units, feats = flat_index // d, flat_index % d
         unique_units, which = torch.unique(units, return_inverse=True)
-        closed = self.closed(self._x, self._gates, unique_units)
-        return self._xt[feats].masked_fill_(closed[which], 0.0)
+        opened = self.patterns(self._x, self._gates, unique_units)
+        return self._xt[feats].mul_(opened[which])  # a closed example's entry becomes ±0
 
 
 def _same(held: Tensor | None, x: Tensor) -> bool:

@@ -17,15 +17,15 @@ def problem(n: int = 200, d: int = 6, m: int = 5, seed: int = 0):
     return x, gates
 
 
-def test_patterns_are_the_closed_examples_of_each_unit():
+def test_patterns_are_the_open_examples_of_each_unit():
     x, gates = problem()
     gates[2] = 0.0  # a zero gate: closed on every example
     columns = SupportColumns()
     for units in ([1, 3], [0, 1, 2, 3, 4], [4], [0, 2]):
         index = torch.tensor(units)
-        expected = torch.stack([(x @ gates[j]) <= 0 for j in units])
-        assert torch.equal(columns.closed(x, gates, index), expected)
-    assert bool(columns.closed(x, gates, torch.tensor([2])).all())
+        expected = torch.stack([(x @ gates[j]) > 0 for j in units])
+        assert torch.equal(columns.patterns(x, gates, index), expected)
+    assert not bool(columns.patterns(x, gates, torch.tensor([2])).any())
 
 
 def test_patterns_beyond_the_budget_are_left_to_the_caller():
@@ -33,17 +33,17 @@ def test_patterns_beyond_the_budget_are_left_to_the_caller():
     columns = SupportColumns()
     columns.rows(x, gates, torch.tensor([0, 7]))  # holds unit 0's and unit 1's patterns
     budget_mb = 2.5 * 1000 / 2**20  # room for two units' patterns, not five
-    assert columns.closed(x, gates, torch.tensor([0, 1]), budget_mb) is not None
-    assert columns.closed(x, gates, torch.arange(5), budget_mb) is None
-    assert torch.equal(columns.closed(x, gates, torch.arange(5)), (x @ gates.T).T <= 0)
+    assert columns.patterns(x, gates, torch.tensor([0, 1]), budget_mb) is not None
+    assert columns.patterns(x, gates, torch.arange(5), budget_mb) is None
+    assert torch.equal(columns.patterns(x, gates, torch.arange(5)), (x @ gates.T).T > 0)
 
 
 def test_moved_gates_or_a_new_batch_drop_the_held_patterns():
     x, gates = problem()
     columns = SupportColumns()
-    columns.closed(x, gates, torch.arange(5))
+    columns.patterns(x, gates, torch.arange(5))
     gates.neg_()
-    assert torch.equal(columns.closed(x, gates, torch.arange(5)), (x @ gates.T).T <= 0)
+    assert torch.equal(columns.patterns(x, gates, torch.arange(5)), (x @ gates.T).T > 0)
     assert columns.holds_batch(x)
     other = x.clone()
     assert not columns.holds_batch(other)
