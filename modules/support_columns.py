@@ -115,7 +115,7 @@ class SupportColumns:
         units, feats = flat_index // d, flat_index % d
         unique_units, which = torch.unique(units, return_inverse=True)
         opened = self.patterns(self._x, self._gates, unique_units)
-        return self._xt[feats].mul_(opened[which])  # a closed example's entry becomes ±0
+        return self._xt[feats].masked_fill_(~opened[which], 0.0)
 
 
 def _same(held: Tensor | None, x: Tensor) -> bool:
