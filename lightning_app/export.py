@@ -41,7 +41,7 @@ def aiht_network(model: SparseMLP) -> NetworkLayers:
         raise ValueError(f"only a network can be exported, not model.network {model.network!r}")
     net = model.net
     indices, values, shape = net.hidden_layer()
-    last = torch.sparse_coo_tensor(indices, values.detach(), shape).coalesce()
+    last = torch.sparse_coo_tensor(indices, values.detach(), shape, check_invariants=True).coalesce()
     layers = [model.frozen.matrix(i) for i in range(model.layer)] + [last]
     output = "sum"
     if model.output_dim > 1:

@@ -254,4 +254,6 @@ class CompactGated(nn.Module):
         index, values = self._w2()
         units = torch.div(index, self.output_dim, rounding_mode="floor")
         rows = torch.stack([units, index % self.output_dim])
-        return torch.sparse_coo_tensor(rows, values, (self.width, self.output_dim)).coalesce()
+        return torch.sparse_coo_tensor(
+            rows, values, (self.width, self.output_dim), check_invariants=True
+        ).coalesce()
