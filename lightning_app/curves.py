@@ -9,7 +9,8 @@ line per m (mean ± std over seeds; flat where the data does not depend on s). W
 panel ran with these settings, or its results hold no dense reference, the figure says so.
 
 Files: ``curves/<task>/hidden<L>_bs<b>_<E>epochs_bias<c>.png``. At most ``MAX_WIDTHS`` widths
-are drawn, evenly spread over the m list, so that the plots stay readable.
+are drawn, evenly spread over the m list, so that the plots stay readable. Settings whose grids
+hold a single s value get no figure: a curve needs two points.
 """
 
 import math
@@ -154,10 +155,12 @@ def save_curves(tables: list[Table], dense: list[Table], path: Path) -> CurvesFi
 
 
 def save_all_curves(tables: list[Table], results: list[dict], out_dir: Path) -> dict[Path, CurvesFigure]:
-    """One curves figure per settings group of ``tables``; the dense reference from ``results``."""
+    """One curves figure per settings group of ``tables`` with two s values or more; the dense
+    reference from ``results``."""
     groups: dict[tuple, list[Table]] = {}
     for table in tables:
         groups.setdefault(same_settings(table), []).append(table)
+    groups = {key: group for key, group in groups.items() if len({s for t in group for s in t.slist}) > 1}
     dense = dense_tables(results)
     written = {}
     for key in sorted(groups):

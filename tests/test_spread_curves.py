@@ -184,3 +184,19 @@ def test_a_grid_of_one_seed_draws_no_spread(tmp_path):
     assert {"figure_mlp_planted.png", "summary.md"} <= names
     summary = (tmp_path / "summary.md").read_text()
     assert "mean over seeds" in summary and "std over seeds" not in summary
+
+
+def test_a_single_s_value_draws_no_curves(tmp_path):
+    """A curve needs two points: settings whose grid has one s value get no curves figure (and
+    summary.md links none), whatever the widths and methods."""
+    results = [r for r in random_grid("aiht", 0) + random_grid("imp", 1) if r["s"] == SLIST[1]]
+    assert {r["s"] for r in results} == {SLIST[1]} and len({r["m"] for r in results}) > 1
+    assert save_all_curves(build_tables(results), results, tmp_path) == {}
+    written = export_figures(results, tmp_path)
+    assert not (tmp_path / "curves").exists()
+    assert not any("curves" in p.parts for p in written)
+    assert "curves" not in (tmp_path / "summary.md").read_text()
+    two = [r for r in random_grid("aiht", 0) if r["s"] in SLIST[:2]]
+    assert list(save_all_curves(build_tables(two), two, tmp_path / "two")) == [
+        tmp_path / "two/curves/mlp_planted/hidden1_bs0_15epochs_biasFalse.png"
+    ]
