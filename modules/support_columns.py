@@ -98,12 +98,13 @@ class SupportColumns:
             unit_gates = gates[units]
         else:
             unit_gates = gates.rows(units, self._xt.dtype, self._xt.device)
-        opened = torch.zeros(units.numel(), self._xt.shape[1], dtype=torch.bool, device=self._xt.device)
         live = (unit_gates != 0).any(1).nonzero().squeeze(1)
         if live.numel() == units.numel():
             opened = (unit_gates @ self._xt) > 0
-        elif live.numel() > 0:
-            opened[live] = (unit_gates[live] @ self._xt) > 0
+        else:
+            opened = torch.zeros(units.numel(), self._xt.shape[1], dtype=torch.bool, device=self._xt.device)
+            if live.numel() > 0:
+                opened[live] = (unit_gates[live] @ self._xt) > 0
         if self._units is None or self._units.numel() == 0:
             self._units, self._open = units, opened
             return
