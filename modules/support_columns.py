@@ -64,6 +64,10 @@ class SupportColumns:
         ones would then take more than ``memory_mb`` (the caller computes them in chunks).
         """
         self._hold(x, gates)
+        return self._patterns(units, memory_mb)
+
+    def _patterns(self, units: Tensor, memory_mb: float | None = None) -> Tensor | None:
+        """``patterns`` under the held batch and gates."""
         held = self._units
         if held is not None and held.numel() > 0:
             pos = torch.searchsorted(held, units).clamp_(max=held.numel() - 1)
@@ -115,7 +119,7 @@ class SupportColumns:
         d = self._xt.shape[0]
         units, feats = flat_index // d, flat_index % d
         unique_units, which = torch.unique(units, return_inverse=True)
-        opened = self.patterns(self._x, self._gates, unique_units)
+        opened = self._patterns(unique_units)
         return self._xt[feats].masked_fill_(~opened[which], 0.0)
 
 

@@ -44,23 +44,35 @@ def tied_problem(n: int, d: int, m: int, dtype: torch.dtype, seed: int = 0):
     return x, r, gates, pairs
 
 
+def held_patterns(x: torch.Tensor, gates: torch.Tensor, held: bool) -> SupportColumns | None:
+    """With ``held``, a ``SupportColumns`` holding the batch, the gates and some units' patterns,
+    as after a training step's forward (the gradient then takes its patterns from there)."""
+    if not held:
+        return None
+    columns = SupportColumns()
+    columns.rows(x, gates, torch.arange(0, gates.numel(), 3))
+    return columns
+
+
+@pytest.mark.parametrize("held", [False, True])
 @pytest.mark.parametrize("memory_mb", [32.0, 0.01])
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 @pytest.mark.parametrize(("n", "d", "m"), SIZES)
-def test_units_with_one_gate_pattern_get_bitwise_equal_rows(n, d, m, dtype, memory_mb):
+def test_units_with_one_gate_pattern_get_bitwise_equal_rows(n, d, m, dtype, memory_mb, held):
     x, r, gates, pairs = tied_problem(n, d, m, dtype)
-    grad = gated_gradient(x, r, gates, memory_mb)
+    grad = gated_gradient(x, r, gates, memory_mb, held_patterns(x, gates, held))
     for a, b in pairs:
         assert torch.equal(grad[a], grad[b]), (a, b)
         assert (grad[a] != 0).all()
 
 
+@pytest.mark.parametrize("held", [False, True])
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 @pytest.mark.parametrize(("n", "d", "m"), SIZES)
-def test_gradient_equals_dense_a_transpose_r(n, d, m, dtype, memory_mb=0.05):
+def test_gradient_equals_dense_a_transpose_r(n, d, m, dtype, held, memory_mb=0.05):
     x, r, gates, _ = tied_problem(n, d, m, dtype, seed=1)
     gates[m // 3] = 0.0  # a closed unit
-    grad = gated_gradient(x, r, gates, memory_mb)
+    grad = gated_gradient(x, r, gates, memory_mb, held_patterns(x, gates, held))
     a, r64 = plain_a(x.double(), gates.double()), r.double()
     expected = (a.T @ r64).view(m, d)
     # a sum of n rounded products errs by at most about n·eps·sum|terms| (here with a margin of 2)
@@ -147,35 +159,3 @@ def test_first_equal_row_survives_a_hash_collision():
     rows = torch.tensor([[0, 0], [m1, -m0], [0, 0], [m1, -m0]])
     assert (m1 * m0 + -m0 * m1) % wrap == (0 * m0 + 0 * m1) % wrap  # one hash sum for both
     assert first_equal_row(rows).tolist() == [0, 1, 0, 1]
-
-
-def held_patterns(x: torch.Tensor, gates: torch.Tensor, memory_mb: float) -> SupportColumns:
-    """A ``SupportColumns`` holding the batch, the gates and (when the gradient asks within
-    ``memory_mb``) their patterns, as after a training step's forward."""
-    columns = SupportColumns()
-    columns.rows(x, gates, torch.arange(0, gates.numel(), 3))
-    return columns
-
-
-@pytest.mark.parametrize("memory_mb", [32.0, 0.01])
-@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-@pytest.mark.parametrize(("n", "d", "m"), SIZES)
-def test_held_patterns_give_bitwise_equal_rows_to_tied_units(n, d, m, dtype, memory_mb):
-    x, r, gates, pairs = tied_problem(n, d, m, dtype)
-    grad = gated_gradient(x, r, gates, memory_mb, held_patterns(x, gates, memory_mb))
-    for a, b in pairs:
-        assert torch.equal(grad[a], grad[b]), (a, b)
-        assert (grad[a] != 0).all()
-
-
-@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-@pytest.mark.parametrize(("n", "d", "m"), SIZES)
-def test_held_pattern_gradient_equals_dense_a_transpose_r(n, d, m, dtype, memory_mb=0.05):
-    x, r, gates, _ = tied_problem(n, d, m, dtype, seed=1)
-    gates[m // 3] = 0.0  # a closed unit
-    grad = gated_gradient(x, r, gates, memory_mb, held_patterns(x, gates, 32.0))
-    a, r64 = plain_a(x.double(), gates.double()), r.double()
-    expected = (a.T @ r64).view(m, d)
-    bound = 2 * n * torch.finfo(dtype).eps * (a.abs().T @ r64.abs()).view(m, d)
-    assert ((grad.double() - expected).abs() <= bound).all()
-    assert torch.equal(grad[m // 3], torch.zeros(d, dtype=dtype))
