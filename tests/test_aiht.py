@@ -140,9 +140,11 @@ def test_support_columns_reuse_equals_fresh_columns():
     columns = SupportColumns()
     for flat in ([1, 6, 7, 19], [0, 6, 7, 12, 19], [0, 6, 7, 12, 19], [2], []):
         index = torch.tensor(flat, dtype=torch.long)
+        # exact: every entry is one of X's own values or 0
         torch.testing.assert_close(columns.rows(x, gates, index), a[:, index].T, rtol=0, atol=0)
     gates.neg_()  # moved gates (a new version): the columns are gathered afresh
     index = torch.tensor([0, 6, 7], dtype=torch.long)
+    # exact: every entry is one of X's own values or 0
     torch.testing.assert_close(columns.rows(x, gates, index), dense_a(x, gates)[:, index].T, rtol=0, atol=0)
 
 
@@ -188,6 +190,6 @@ def test_refine_gives_up_after_eleven_failed_tries_and_goes_on_from_w_tilde():
         return torch.tensor(v, dtype=torch.float64)
 
     values, mu, f = refine(t(a), t(b), t(w_tilde), t(1 / eps**2), 10)
-    assert float(mu) == expected_mu
+    assert float(mu) == expected_mu  # exact: the same start value halved as many times (halving is exact)
     torch.testing.assert_close(values, t(expected), rtol=1e-12, atol=0)
     assert float(f) == pytest.approx(float(((a @ expected - b) ** 2).sum()), rel=1e-12)

@@ -75,6 +75,7 @@ def test_cells_equal_np_add_at_in_index_order():
     deltas = random_vector(len(starts) * size, 3)
     add_in_blocks(sketch, spec, starts, size, deltas)
     assert sketch.table.dtype == torch.float32
+    # exact: SPEC §3's np.add.at, one float64 add rounded to float32 per update, in index order
     assert np.array_equal(sketch.table.numpy(), spec.table)
     # The check is sharp: rounding each update to float32 first, or adding in another order,
     # gives other cells.
@@ -99,6 +100,7 @@ def test_float32_updates_equal_np_add_at():
     sketch = CountSketch(n, spec.width)
     deltas = random_vector(600, 4).float()
     add_in_blocks(sketch, spec, [99_800, 20], 300, deltas)
+    # exact: SPEC §3's np.add.at, one float64 add rounded to float32 per update, in index order
     assert np.array_equal(sketch.table.numpy(), spec.table)
 
 
@@ -118,6 +120,7 @@ def test_staged_blocks_equal_block_by_block_adds():
         sketch.add_staged(cells, updates, edges)
         spec.add(idx[first : first + size].tolist(), deltas[first : first + size].numpy())
         first += size
+        # exact: SPEC §3's np.add.at, one float64 add rounded to float32 per update, in index order
         assert np.array_equal(sketch.table.numpy(), spec.table)
 
 
@@ -129,6 +132,7 @@ def test_estimates_equal_spec_median():
     idx = sample_indices(n, 300, 7)
     estimates = sketch.estimate(sketch.locate(idx))
     assert estimates.dtype == torch.float64
+    # exact: the same two middle values of sign·cell, summed and halved, as np.median does
     assert estimates.tolist() == [spec.estimate(i) for i in idx.tolist()]
 
 
@@ -140,6 +144,8 @@ def test_estimate_is_exact_without_collisions():
     for row in loc >> 1:  # the setup: these five entries meet nowhere
         assert row.unique().numel() == idx.numel()
     values = torch.tensor([2.5, -1e-3, 7.0, -300.0, 1e-9], dtype=torch.float64)
+    # exact: no collisions, so each cell holds float32(v), then float32(v) + v rounded, which is
+    # float32(2v); the median of four equal values is that value
     sketch.add(loc, values)
     assert torch.equal(sketch.estimate(loc), values.float().double())  # float32 cells
     sketch.add(loc, values)
@@ -224,7 +230,9 @@ def test_cuda_sketch_equals_spec_bit_for_bit():
         chunk = deltas[b * size : (b + 1) * size]
         sketch.add(sketch.locate(idx.cuda()), chunk.cuda())
         spec.add(idx.tolist(), chunk.numpy())
+    # exact: SPEC §3's np.add.at, one float64 add rounded to float32 per update, in index order
     assert np.array_equal(sketch.table.cpu().numpy(), spec.table)
     idx = sample_indices(n, 200, 9)
     estimates = sketch.estimate(sketch.locate(idx.cuda())).cpu()
+    # exact: the same two middle values of sign·cell, summed and halved, as np.median does
     assert estimates.tolist() == [spec.estimate(i) for i in idx.tolist()]

@@ -142,6 +142,7 @@ def test_difference_panel_only_where_both_methods_exist(tmp_path):
     by_method = {(t.panel.method, t.panel.num_layers): t for t in tables}
     grid, mlist, slist = difference(by_method["aiht", 1], by_method["imp", 1])  # on the m and s both share
     assert (mlist, slist) == ([2, 5], [20])
+    # exact: quarter-integer metrics, so every sum, mean and difference here is exact
     assert np.array_equal(grid, [[(110.25 + 111.25) / 2 - 1.0], [np.nan]], equal_nan=True)
 
 

@@ -38,6 +38,7 @@ def test_the_leads_binary_mnist_point_after_one_round(mnist_dir, validation):
     model, imp, batches = project_imp(dm, 50, 2, 15, [one_round], limit_val_batches=1.0 if validation else 0)
     ref, ref_batches = reference(dm, 50, 2, 15, [one_round])
     assert_same_as_paper(model, imp, batches, ref, ref_batches)
+    # exact: one correctly rounded float32 division of the two counts, as the paper's code does it
     assert imp.results[one_round]["metric"] == float(np.float32(101) / np.float32(300))
     assert round(imp.results[one_round]["metric"], 4) == 0.3367
 

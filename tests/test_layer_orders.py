@@ -64,7 +64,8 @@ def test_two_layers_equal_the_papers_per_layer_loaders(gate_seed):
     batches, iterates, psnr = paper_run(SEED if gate_seed is None else gate_seed)
     assert len(rec.batches) == len(batches) == LAYERS * EPOCHS * PER_EPOCH
     for (ours_x, ours_b), (x, b) in zip(rec.batches, batches, strict=True):
-        assert torch.equal(ours_b, b)
+        # labels computed two ways (the units with nonzeros; the dense reference): to float32 rounding
+        torch.testing.assert_close(ours_b, b, rtol=1e-6, atol=1e-12)
         torch.testing.assert_close(ours_x, x, rtol=1e-12, atol=1e-12)
     for ours, ref in zip(rec.weights, iterates, strict=True):
         assert torch.equal(ours != 0, ref != 0)

@@ -185,7 +185,7 @@ def test_inr_mnist_image_and_fourier_features(mnist, seed):
     image = images[first_test_of_one]
     assert np.array_equal(dm.image, image)
     coords = [(idx // 28, idx % 28) for idx in range(784)]
-    assert torch.equal(
+    assert torch.equal(  # exact: the same one float32 division of each pixel by 255
         dm.y_train,
         torch.from_numpy(
             np.array([image[r, c] for r, c in coords], dtype=np.float32) / np.float32(255)
@@ -210,7 +210,7 @@ def test_inr_cifar10_image_and_fourier_features(cifar, seed):
     assert np.array_equal(dm.image, image)
     coords = [((idx % 1024) // 32, idx % 32, idx // 1024) for idx in range(3072)]  # (row, col, channel)
     targets = np.array([image[ch, r, c] for r, c, ch in coords], dtype=np.float32) / np.float32(255)
-    assert torch.equal(dm.y_train, torch.from_numpy(targets).double())
+    assert torch.equal(dm.y_train, torch.from_numpy(targets).double())  # exact: the same float32 division
     np.random.seed(seed)
     b = np.zeros((750, 3), dtype=np.float32)
     b[:, 0:2] = np.random.normal(size=(750, 2)) * 5

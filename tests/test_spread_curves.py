@@ -69,7 +69,7 @@ def test_std_heatmap_values_equal_numpys_std_over_the_npy_seed_axis(tmp_path):
         assert np.isfinite(expected).sum() == 9 - 2 and not np.isnan(values).all()
         image = draw_std_heatmap(new_figure((6.4, 4.8)).add_subplot(), table)
         drawn = np.ma.filled(image.get_array().astype(float), np.nan)
-        assert np.array_equal(drawn, expected, equal_nan=True)
+        assert np.array_equal(drawn, expected, equal_nan=True)  # exact: Table.std is this np.nanstd
         png = npy.with_name(npy.stem + ".std.png")
         assert png in written and matplotlib.image.imread(png).shape[:2] == HEATMAP_PIXELS[::-1]
         texts = cell_texts(image.axes)
@@ -125,6 +125,7 @@ def test_curves_data_equal_the_table(tmp_path):
         for label, values in (("aiht", tables["aiht"]), ("imp", tables["pruning"])):
             c = curves[label]
             assert c.s == SLIST
+            # exact: Table.mean and Table.std are these numpy calls on the same values
             assert np.array_equal(c.mean, numpy_mean(values)[i], equal_nan=True)
             assert np.array_equal(c.std, numpy_std(values)[i], equal_nan=True)
         by_hand = [np.mean(dense[m, s]) if (m, s) in dense else np.nan for s in SLIST]

@@ -47,7 +47,7 @@ def test_moved_gates_or_a_new_batch_drop_the_held_patterns():
     assert columns.holds_batch(x)
     other = x.clone()
     assert not columns.holds_batch(other)
-    torch.testing.assert_close(
+    torch.testing.assert_close(  # exact: every entry is one of X's own values or 0
         columns.rows(other, gates, torch.tensor([3, 20])), dense_a(other, gates)[:, [3, 20]].T, rtol=0, atol=0
     )
 
