@@ -8,6 +8,7 @@ from lightning_app.build import TrainingRun, build_run
 from lightning_app.export import EXPORT_FILE, NetworkLayers, aiht_network, export_network, imp_network
 from lightning_app.grid import GridPoint
 from lightning_app.plan import SweepPlan
+from lightning_app.versions import software_versions
 
 
 class PointRunner:
@@ -28,6 +29,9 @@ class PointRunner:
             results = imp_results(run, points, fit_s)
         else:
             results = {points[0]: aiht_result(run, fit_s)}
+        versions = software_versions(cupy=self.plan.panel_config(points[0]).sweep.draws == "cupy")
+        for p in points:
+            results[p]["versions"] = versions
         if run.model.network != "linear":  # the Gaussian sensing task has no network
             for p in points:
                 results[p].update(self.export(p, trained_network(run, p), results[p]))

@@ -17,6 +17,7 @@ from typing import BinaryIO
 from lightning_app.identity import flat_settings
 
 RESULT_FILE = "result.json"
+NOT_IN_CSV = {"identity", "versions"}  # nested: in result.json only
 CSV_COLUMNS = [
     "task",
     "method",
@@ -85,7 +86,7 @@ def write_csv(path: Path, results: list[dict]) -> None:
     """One row per point; columns beyond the fixed ones (recovery metrics, …) follow them, then
     the settings that vary between the points."""
     settings = varying_settings(results)
-    extra = sorted({k for r in results for k in r} - set(CSV_COLUMNS) - {"identity"} - set(settings))
+    extra = sorted({k for r in results for k in r} - set(CSV_COLUMNS) - NOT_IN_CSV - set(settings))
     columns = CSV_COLUMNS + extra + list(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp_path(path)

@@ -1,6 +1,7 @@
 """Result dicts made by hand, and logged to TensorBoard as the sweep logs them, for the tests of
 the outputs (tables, heatmaps, curves, summaries)."""
 
+import csv
 import math
 from pathlib import Path
 
@@ -61,3 +62,9 @@ def log_point(folder: Path, result: dict) -> None:
 
 def point_folder(root: Path, r: dict) -> Path:
     return root / f"{r['task']}/{r['method']}/hidden{r['num_layers']}/m{r['m']}_s{r['s']}_seed{r['seed']}"
+
+
+def csv_rows(path: Path) -> list[dict]:
+    """The rows of a CSV file (``results.csv``) as dicts, the file closed again."""
+    with Path(path).open(newline="") as f:
+        return list(csv.DictReader(f))

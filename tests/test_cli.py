@@ -1,6 +1,5 @@
 """``python cli.py fit``: the grid, its output contract and its errors."""
 
-import csv
 import json
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from lightning_app.cli import SweepCLI
 from tests.helpers import imp_run, run_fit
 from tests.reference import spec_gates, spec_planted
+from tests.result_helpers import csv_rows
 
 REQUIRED_KEYS = {
     "task",
@@ -56,7 +56,7 @@ def fit(tmp_path: Path, *extra: str, mlist=("2", "5"), slist=("3", "2000"), n="5
 
 def test_grid_writes_results_per_point(tmp_path):
     root = fit(tmp_path)
-    rows = list(csv.DictReader((root / "results.csv").open()))
+    rows = csv_rows(root / "results.csv")
     assert [(r["m"], r["s"]) for r in rows] == [("2", "3"), ("2", "2000"), ("5", "3"), ("5", "2000")]
     for m in (2, 5):
         for s in (3, 2000):
@@ -69,6 +69,23 @@ def test_grid_writes_results_per_point(tmp_path):
             assert result["updates"] == 3
             assert list(folder.glob("events.out.tfevents.*"))
     assert (root / "config.yaml").exists()
+
+
+def test_result_records_the_versions_that_decide_its_numbers(tmp_path):
+    from importlib import metadata
+
+    from packaging.version import Version
+
+    root = fit(tmp_path, mlist=("2",), slist=("3",))
+    result = json.loads((root / "mlp_planted/aiht/hidden1/m2_s3_seed0/result.json").read_text())
+    recorded = {name: Version(v).public for name, v in result["versions"].items()}  # torch adds +cu130
+    assert recorded == {
+        "torch": metadata.version("torch"),
+        "numpy": metadata.version("numpy"),
+        "pytorch_lightning": metadata.version("pytorch-lightning"),
+    }  # no cupy: the draws were numpy's
+    row = csv_rows(root / "results.csv")[0]
+    assert "versions" not in row
 
 
 def test_tensorboard_has_curves_recovery_and_hparams(tmp_path):
@@ -112,7 +129,7 @@ def test_skipped_point_is_recorded(tmp_path):
             str(seed + 100),
         ]
     )
-    rows = list(csv.DictReader((tmp_path / "results.csv").open()))
+    rows = csv_rows(tmp_path / "results.csv")
     assert rows[0]["status"] == "skipped" and float(rows[0]["metric"]) == 0.0
     assert len(rows) == 2
 
@@ -128,7 +145,7 @@ def test_diverging_point_is_recorded_and_grid_goes_on(tmp_path, monkeypatch):
 
     monkeypatch.setattr(callbacks.aiht, "refine", diverge)
     root = fit(tmp_path, mlist=("2", "5"), slist=("3", "4"))
-    rows = {(r["m"], r["s"]): r for r in csv.DictReader((root / "results.csv").open())}
+    rows = {(r["m"], r["s"]): r for r in csv_rows(root / "results.csv")}
     assert rows[("2", "3")]["status"] == "diverged"  # non-finite iterates: the algorithm's outcome
     assert "not finite" in rows[("2", "3")]["error"] and rows[("2", "3")]["metric"] == ""
     assert rows[("5", "4")]["status"] == "done"

@@ -261,3 +261,12 @@ def test_a_run_with_cupy_draws_makes_the_numpy_runs_draws(fake, monkeypatch, sto
         assert torch.equal(w1_n, w1_c) and torch.equal(w2_n, w2_c)
     assert all(torch.equal(a, b) for a, b in zip(rec_n.gates, rec_c.gates, strict=True))
     assert numpy_run[0].callback_metrics["val/psnr"] == cupy_run[0].callback_metrics["val/psnr"]
+
+
+def test_points_that_draw_with_cupy_record_its_version(monkeypatch):
+    from lightning_app.versions import software_versions
+
+    cupy = fake_cupy()
+    monkeypatch.setitem(sys.modules, "cupy", cupy)
+    assert software_versions(cupy=True)["cupy"] == cupy.__version__
+    assert "cupy" not in software_versions(cupy=False)
