@@ -2,6 +2,7 @@
 callbacks (AIHT with layer-by-layer training and the planted-recovery metrics, or IMP), and a
 Trainer from the config's trainer settings that logs to the point's TensorBoard folder."""
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from callbacks.recovery import PlantedRecovery
 from datamodules.task import TaskDataModule
 from lightning_app.grid import GridPoint
 from lightning_app.plan import SweepPlan
+
+CHECKPOINTS = "checkpoints"  # Lightning's folder under the logger's (the point's) folder
 
 
 @dataclass
@@ -67,6 +70,8 @@ def build_run(
     elif objects.trainer_settings.get("enable_progress_bar") is not False:
         callbacks.append(TQDMProgressBar(process_position=1, leave=False))
     folder = log_folder(plan, points)
+    # A point runs from the start: checkpoints of an earlier, interrupted run of it are stale.
+    shutil.rmtree(folder / CHECKPOINTS, ignore_errors=True)
     logger = TensorBoardLogger(save_dir=str(folder), name="", version="", default_hp_metric=False)
     settings = {
         **objects.trainer_settings,

@@ -77,7 +77,7 @@ class SweepPlan:
         return Path(self.config.trainer.default_root_dir or DEFAULT_ROOT)
 
     def save_config(self, path: Path) -> None:
-        self.parser.save(self.config, path, overwrite=True, skip_none=False, skip_check=True)
+        self.parser.save(self.config, path, overwrite=True, skip_unset=False, skip_validation=True)
 
     def panel_config(self, point: GridPoint) -> Namespace:
         return self.panel_configs[point.panel]
@@ -88,7 +88,7 @@ class SweepPlan:
         if panel.overrides:
             exit_on_error, self.parser.exit_on_error = self.parser.exit_on_error, False
             try:
-                config = self.parser.parse_object(panel.overrides, cfg_base=config)
+                config = self.parser.parse_object(panel.overrides, namespace=config)
             except Exception as exc:  # noqa: BLE001 - e.g. a class that does not exist
                 raise NotAvailable(f"its settings do not parse: {exc}") from None
             finally:
@@ -131,7 +131,7 @@ class SweepPlan:
 
     def instantiate(self, panel_config: Namespace, point: GridPoint) -> PointObjects:
         """Fresh instances of the classes of ``point`` under ``panel_config``."""
-        init = self.parser.instantiate_classes(self.point_config(panel_config, point))
+        init = self.parser.instantiate(self.point_config(panel_config, point))
         settings = init.trainer.as_dict()
         callbacks = settings.pop("callbacks", None) or []
         return PointObjects(init.data, init.model, settings, list(callbacks))

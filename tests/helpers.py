@@ -1,7 +1,10 @@
 """Running the real Lightning pipeline on tiny planted problems, recording every update."""
 
+from pathlib import Path
+
 import torch
 from pytorch_lightning import Callback, Trainer
+from pytorch_lightning.callbacks import ModelCheckpoint
 
 from callbacks.aiht import AIHT
 from callbacks.imp import IMP
@@ -9,6 +12,17 @@ from callbacks.layer_by_layer import LayerByLayer
 from datamodules.planted import PlantedMLPDataModule
 from lightning_app.cli import fit
 from modules.sparse_mlp import SparseMLP
+
+
+def resume_from(path, **every) -> dict:
+    """Keyword arguments that resume a run from the checkpoint file ``path``, written by a
+    ``ModelCheckpoint`` into its folder every ``every`` (default ``every_n_epochs=1``): that
+    callback again (Lightning restores its state, and warns when it is missing), saving nothing.
+    """
+    every = every or {"every_n_epochs": 1}
+    again = ModelCheckpoint(dirpath=Path(path).parent, save_top_k=0, **every)
+    return dict(ckpt_path=path, callbacks=[again], enable_checkpointing=True)
+
 
 QUIET = dict(
     logger=False,

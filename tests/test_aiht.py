@@ -8,7 +8,7 @@ from callbacks.aiht import refine
 from modules.gated_ops import gated_prediction
 from modules.support_columns import SupportColumns
 from modules.top_s import top_s_nonzero
-from tests.helpers import RepeatedInputs, tiny_run
+from tests.helpers import RepeatedInputs, resume_from, tiny_run
 from tests.reference import dense_a, spec_gates, spec_refine, spec_update
 
 
@@ -165,7 +165,7 @@ def test_resume_from_checkpoint_ends_equal(tmp_path, batch_size):
     _, full, *_ = tiny_run(epochs=epochs, batch_size=batch_size, callbacks=[ckpt], enable_checkpointing=True)
     middle = tmp_path / "epoch=1.ckpt"
     assert middle.exists()
-    _, model, dm, aiht, _ = tiny_run(epochs=epochs, batch_size=batch_size, ckpt_path=middle)
+    _, model, dm, aiht, _ = tiny_run(epochs=epochs, batch_size=batch_size, **resume_from(middle))
     assert aiht.updates == len(dm.train_dataloader()) * epochs
     assert torch.equal(model.weight, full.weight)
     assert torch.equal(model.gates, full.gates)

@@ -160,7 +160,7 @@ def test_a_point_finished_by_another_sweep_while_claimed_is_kept(tmp_path, monke
         assert other.stdout.readline().strip() == "claimed"
         results = run_fit(fit_args(tmp_path / "run", tmp_path / "runs.log"))
     finally:
-        other.wait(timeout=60)
+        other.communicate(timeout=60)  # the rest of its output, and its pipe closed
     by_point = {(r["m"], r["s"], r["seed"]): r for r in results}
     assert by_point[(2, 3, 0)] == expected
     assert table_of(tmp_path / "run")[0, 0, 0] == 12.5

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from callbacks.layer_by_layer import LayerByLayer
-from tests.helpers import RepeatedInputs, tiny_run
+from tests.helpers import RepeatedInputs, resume_from, tiny_run
 
 TINY_CHUNKS = {"storage": "compact", "gradient_memory_mb": 1e-3}  # one unit per chunk
 
@@ -90,7 +90,7 @@ def test_compact_checkpoint_in_layer_two_resumes_equal(tmp_path):
     whole = tiny_run(**kwargs)
     ckpt = ModelCheckpoint(dirpath=tmp_path, save_top_k=-1, every_n_epochs=1, filename="{epoch}")
     tiny_run(callbacks=[ckpt], enable_checkpointing=True, max_steps=4 * 4, **kwargs)
-    resumed = tiny_run(ckpt_path=tmp_path / "epoch=3.ckpt", **kwargs)
+    resumed = tiny_run(**resume_from(tmp_path / "epoch=3.ckpt"), **kwargs)
     assert resumed[1].layer == 1
     assert torch.equal(resumed[1].weight, whole[1].weight)
     assert float(resumed[0].callback_metrics["val/psnr"]) == float(whole[0].callback_metrics["val/psnr"])
@@ -120,7 +120,7 @@ def test_compact_resume_from_checkpoint_ends_equal(tmp_path, batch_size):
     ckpt = ModelCheckpoint(dirpath=tmp_path, save_top_k=-1, every_n_epochs=1, filename="{epoch}")
     kwargs = dict(epochs=epochs, batch_size=batch_size, model_kwargs=TINY_CHUNKS)
     _, full, *_ = tiny_run(callbacks=[ckpt], enable_checkpointing=True, **kwargs)
-    _, model, *_ = tiny_run(ckpt_path=tmp_path / "epoch=1.ckpt", **kwargs)
+    _, model, *_ = tiny_run(**resume_from(tmp_path / "epoch=1.ckpt"), **kwargs)
     assert torch.equal(model.weight, full.weight)
     assert torch.equal(model.gates, full.gates)
 

@@ -12,7 +12,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from callbacks.imp import IMP
 from datamodules.planted import PlantedMLPDataModule
 from modules.sparse_mlp import SparseMLP
-from tests.helpers import QUIET, imp_run, run_fit
+from tests.helpers import QUIET, imp_run, resume_from, run_fit
 
 
 class FirstRoundBatches(Callback):
@@ -133,7 +133,7 @@ def test_a_resumed_run_keeps_the_dense_reference_and_the_recorded_networks(tmp_p
     imp_run(
         m=4, d=6, s=10, epochs=3, targets=[10, 20], callbacks=[ckpt], enable_checkpointing=True, max_steps=5
     )
-    resumed = imp_run(m=4, d=6, s=10, epochs=3, targets=[10, 20], ckpt_path=tmp_path / "epoch=4.ckpt")[3]
+    resumed = imp_run(m=4, d=6, s=10, epochs=3, targets=[10, 20], **resume_from(tmp_path / "epoch=4.ckpt"))[3]
     assert resumed.dense_metric == whole.dense_metric
     assert sorted(resumed.networks) == sorted(whole.networks) == [10, 20]
     for s in (10, 20):

@@ -1,7 +1,6 @@
 """Outputs of a grid (SPEC §7): the paper's .npy tables, heatmaps, task figures, TensorBoard images,
 and ``cli.py heatmap --logdir`` rebuilding them from event files alone."""
 
-import csv
 import json
 import shutil
 import sys
@@ -29,6 +28,7 @@ from tests.result_helpers import (
     AIHT_NAME,
     IMP_NAME,
     SEEDS,
+    csv_rows,
     handmade_grid,
     log_point,
     point,
@@ -91,7 +91,7 @@ def test_npy_has_the_papers_name_shape_and_values(tmp_path):
     assert tables[AIHT_NAME][1, 0, 1] == 0.0  # skipped
     assert np.isnan(tables[AIHT_NAME][2, 1]).all()  # failed and missing
     assert (tmp_path / "tables" / AIHT_NAME).with_suffix(".png").exists()
-    rows = list(csv.DictReader((tmp_path / "results.csv").open()))
+    rows = csv_rows(tmp_path / "results.csv")
     assert len(rows) == len(aiht + imp) and {r["status"] for r in rows} == {"done", "skipped", "failed"}
 
 
@@ -203,7 +203,7 @@ def test_heatmap_logdir_merges_two_machines_logs_exactly(tmp_path, capsys, monke
     cli.main()
     assert "wrote" in capsys.readouterr().out
     assert same_tables(npy_tables(merged), npy_tables(tmp_path / "expected"))
-    assert len(list(csv.DictReader((merged / "results.csv").open()))) == len(results)
+    assert len(csv_rows(merged / "results.csv")) == len(results)
 
 
 def test_heatmap_without_results_says_so(tmp_path, capsys):

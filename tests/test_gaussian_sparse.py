@@ -1,6 +1,5 @@
 """SPEC §6 gaussian_sparse: the on-demand Gaussian matrix, AIHT on it, and recovery of x*."""
 
-import csv
 import json
 
 import numpy as np
@@ -17,6 +16,7 @@ from modules.sensing_product import SensingProduct
 from modules.sparse_mlp import SparseMLP
 from tests.helpers import QUIET, run_fit
 from tests.reference import spec_update
+from tests.result_helpers import csv_rows
 
 
 def column_by_column(sensing: GaussianColumns) -> torch.Tensor:
@@ -175,7 +175,7 @@ def test_recovers_x_star_through_the_sweep(tmp_path):
         "--trainer.enable_progress_bar=false",
     ]
     run_fit(args)
-    rows = list(csv.DictReader((tmp_path / "results.csv").open()))
+    rows = csv_rows(tmp_path / "results.csv")
     assert [int(r["seed"]) for r in rows] == [0, 1, 2, 3, 4]
     for seed in range(5):
         folder = tmp_path / f"gaussian_sparse/aiht/hidden1/m1000_s10_seed{seed}"

@@ -1,12 +1,11 @@
 """The equality and recovery tests, IMP and GPU sweep workers on CUDA; skipped without a GPU."""
 
-import csv
-
 import pytest
 import torch
 
 from tests.helpers import PAPER_DB_TOLERANCE, RepeatedInputs, figure1_point, imp_run, run_fit, tiny_run
 from tests.reference import dense_a, spec_gates, spec_update
+from tests.result_helpers import csv_rows
 
 pytestmark = [
     pytest.mark.gpu,
@@ -89,7 +88,7 @@ def test_gpu_sweep_workers_pinned_to_devices_match_the_cpu(tmp_path):
         )
         return {
             (r["method"], r["m"], r["s"]): (r["status"], float(r["metric"]))
-            for r in csv.DictReader((root / "results.csv").open())
+            for r in csv_rows(root / "results.csv")
         }
 
     cpu = sweep(tmp_path / "cpu")

@@ -10,7 +10,7 @@ from callbacks.imp import IMP, prune_schedule
 from datamodules.planted import PlantedMLPDataModule
 from modules.relu_mlp import ReluMLP
 from modules.sparse_mlp import SparseMLP
-from tests.helpers import imp_run
+from tests.helpers import imp_run, resume_from
 from tests.reference_imp import spec_imp
 
 
@@ -133,7 +133,7 @@ def test_resume_from_checkpoint_equals_uninterrupted(tmp_path, stop_epoch):
     whole = imp_run(m=4, d=6, s=10, epochs=3)
     ckpt = ModelCheckpoint(dirpath=tmp_path, save_top_k=-1, every_n_epochs=1, filename="{epoch}")
     imp_run(m=4, d=6, s=10, epochs=3, callbacks=[ckpt], enable_checkpointing=True, max_steps=stop_epoch)
-    resumed = imp_run(m=4, d=6, s=10, epochs=3, ckpt_path=tmp_path / f"epoch={stop_epoch - 1}.ckpt")
+    resumed = imp_run(m=4, d=6, s=10, epochs=3, **resume_from(tmp_path / f"epoch={stop_epoch - 1}.ckpt"))
     for a, b in zip(whole[1].net.weights(), resumed[1].net.weights(), strict=True):
         assert torch.equal(a, b)
     assert resumed[3].results == whole[3].results

@@ -1,7 +1,6 @@
 """Malformed settings and files, table by table: every case ends in a clear message that names
 what is wrong, or in a correct result; never in a traceback or in a wrong ``done``."""
 
-import csv
 import json
 import os
 import random
@@ -14,6 +13,7 @@ from lightning_app.cli import main
 from lightning_app.events import read_event_file, results_from_events
 from lightning_app.grid import MAX_SEED
 from tests.helpers import run_fit
+from tests.result_helpers import csv_rows
 from tests.robust_helpers import DAMAGES, damage
 
 BASE = [
@@ -179,7 +179,7 @@ def test_every_kind_of_damaged_result_json_runs_again(tmp_path, caplog):
 
 
 def table(root: Path) -> dict[tuple, str]:
-    return {(r["m"], r["s"], r["seed"]): r["metric"] for r in csv.DictReader((root / "results.csv").open())}
+    return {(r["m"], r["s"], r["seed"]): r["metric"] for r in csv_rows(root / "results.csv")}
 
 
 EVENT_DAMAGES = {
@@ -204,7 +204,7 @@ def logged_sweep(tmp_path_factory) -> Path:
 def test_damaged_events_files_are_named_and_the_rest_is_read(logged_sweep, tmp_path, how):
     root = tmp_path / "logs"
     shutil.copytree(logged_sweep, root)
-    expected = {(r["m"], r["s"]): float(r["metric"]) for r in csv.DictReader((root / "results.csv").open())}
+    expected = {(r["m"], r["s"]): float(r["metric"]) for r in csv_rows(root / "results.csv")}
     folder = root / "mlp_planted/aiht/hidden1/m2_s3_seed0"
     victim = next(
         p for p in folder.glob("events.out.tfevents.*") if "task" in (read_event_file(p) or [{}])[0]

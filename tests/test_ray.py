@@ -155,11 +155,12 @@ def test_ray_sweep_equals_the_in_process_sweep(tmp_path):
         assert np.array_equal(table, here_tables[name], equal_nan=True)
 
 
-def remove_worker_mid_batch(cluster, worker, log: Path, removed: list) -> None:
-    """Removes ``worker`` once it has finished a point of a batch and started the next one."""
+def remove_worker_mid_batch(cluster, worker, log: Path, removed: list, stop: threading.Event) -> None:
+    """Removes ``worker`` once it has finished a point of a batch and started the next one (or
+    gives up when ``stop`` is set: the sweep ended without that moment)."""
     node_id = worker.node_id
     deadline = time.time() + 600
-    while time.time() < deadline:
+    while time.time() < deadline and not stop.is_set():
         lines = [line for line in read_log(log) if line["node"] == node_id] if log.exists() else []
         if any(line["event"] == "end" for line in lines) and lines[-1]["event"] == "start":
             time.sleep(0.2)
@@ -180,7 +181,8 @@ def test_a_node_removed_mid_sweep(tmp_path):
     cluster.wait_for_nodes()
     log = tmp_path / "runs.log"
     removed: list = []
-    killer = threading.Thread(target=remove_worker_mid_batch, args=(cluster, worker, log, removed))
+    stop = threading.Event()
+    killer = threading.Thread(target=remove_worker_mid_batch, args=(cluster, worker, log, removed, stop))
     killer.start()
     try:
         results = run_fit(
@@ -198,6 +200,7 @@ def test_a_node_removed_mid_sweep(tmp_path):
             )
         )
     finally:
+        stop.set()
         killer.join()
         cluster.shutdown()
     assert removed, "the worker node was never removed"

@@ -1,7 +1,6 @@
 """No wrong number saved as a result (issue 15): one test per row of the issue's table, the
 sweep's exit status, divergence in tables and heatmaps, and which settings are a point's identity."""
 
-import csv
 import json
 import math
 import os
@@ -23,6 +22,7 @@ from lightning_app.heatmaps import save_heatmap
 from lightning_app.point_run import PointRunner
 from lightning_app.tables import build_table
 from tests.helpers import run_fit
+from tests.result_helpers import csv_rows
 from tests.robust_helpers import ROOT, damage, fit_command, session_processes
 
 BASE = [
@@ -51,10 +51,7 @@ def strict_json(path: Path) -> dict:
 
 
 def metrics(root: Path) -> dict[tuple, str]:
-    return {
-        (r["method"], r["m"], r["s"], r["seed"]): r["metric"]
-        for r in csv.DictReader((root / "results.csv").open())
-    }
+    return {(r["method"], r["m"], r["s"], r["seed"]): r["metric"] for r in csv_rows(root / "results.csv")}
 
 
 # Rows 1, 2 and 9 (and 16-mixed of row 8): precisions the algorithms cannot use.
@@ -96,7 +93,7 @@ def test_a_metric_that_is_not_finite_is_never_done(tmp_path, monkeypatch):
     assert "-inf" in results[0]["error"] and "not a finite number" in results[0]["error"]
     for m in (2, 3):
         strict_json(tmp_path / f"mlp_planted/aiht/hidden1/m{m}_s3_seed0/result.json")
-    rows = list(csv.DictReader((tmp_path / "results.csv").open()))
+    rows = csv_rows(tmp_path / "results.csv")
     assert [r["metric"] for r in rows][0] == "" and "inf" not in rows[1]["metric"]
 
 
@@ -138,7 +135,7 @@ def test_results_csv_has_the_settings_that_vary_between_panels(tmp_path):
         ]
     )
     run_fit(["fit", *BASE, f"--trainer.default_root_dir={tmp_path}", f"--sweep.panels={panels}"])
-    rows = list(csv.DictReader((tmp_path / "results.csv").open()))
+    rows = csv_rows(tmp_path / "results.csv")
     assert [(r["s"], r["data.nmeasurements"]) for r in rows] == [("3", "60"), ("4", "70")]
     assert "data.input_dim" not in rows[0]  # the same in both panels
 
@@ -242,7 +239,7 @@ def test_heatmap_names_a_damaged_events_file(tmp_path, capsys):
     main(["heatmap", "--logdir", str(tmp_path), "--out", str(tmp_path / "out"), "--no-tensorboard"])
     err = capsys.readouterr().err
     assert f"damaged events file {hparams_file}: its records stop at byte" in err
-    rows = list(csv.DictReader((tmp_path / "out/results.csv").open()))
+    rows = csv_rows(tmp_path / "out/results.csv")
     assert [r["m"] for r in rows] == ["3"]  # the other point is read as usual
 
 

@@ -1,7 +1,6 @@
 """A sweep with worker processes, killed with SIGKILL at random moments five times and resumed
 each time, ends with the results of a clean run, and leaves no process behind."""
 
-import csv
 import os
 import random
 import signal
@@ -13,6 +12,7 @@ import numpy as np
 import pytest
 
 from lightning_app.events import results_from_events
+from tests.result_helpers import csv_rows
 from tests.robust_helpers import ROOT, fit_command, session_processes
 
 GRID = ["--sweep.workers=2", "--sweep.method", "aiht", "imp", "--sweep.mlist", "2", "3"]
@@ -21,9 +21,7 @@ TIMING = {"wall_s", "fit_s"}
 
 
 def rows(root: Path) -> list[dict]:
-    return [
-        {k: v for k, v in r.items() if k not in TIMING} for r in csv.DictReader((root / "results.csv").open())
-    ]
+    return [{k: v for k, v in r.items() if k not in TIMING} for r in csv_rows(root / "results.csv")]
 
 
 def tables(root: Path) -> dict[str, np.ndarray]:

@@ -1,6 +1,5 @@
 """Sweeps: panels, resuming after an interruption, workers, unavailable panels, changed settings."""
 
-import csv
 import json
 import os
 from pathlib import Path
@@ -10,6 +9,7 @@ import pytest
 from lightning_app.cli import SweepCLI
 from lightning_app.point_run import PointRunner
 from tests.helpers import run_fit
+from tests.result_helpers import csv_rows
 
 GRID = ["--sweep.mlist", "2", "5", "--sweep.slist", "3", "40", "--sweep.seedlist", "0", "1"]
 
@@ -33,8 +33,7 @@ def sweep(root: Path, *extra: str) -> None:
 
 def table(root: Path) -> dict[tuple, float]:
     return {
-        (r["method"], r["m"], r["s"], r["seed"]): float(r["metric"])
-        for r in csv.DictReader((root / "results.csv").open())
+        (r["method"], r["m"], r["s"], r["seed"]): float(r["metric"]) for r in csv_rows(root / "results.csv")
     }
 
 
@@ -92,14 +91,14 @@ def test_unavailable_panel_is_reported_and_the_others_run(tmp_path, caplog):
     )
     sweep(tmp_path, f"--sweep.panels={panels}", "--sweep.mlist", "2", "--sweep.slist", "3", "40")
     assert "panel imp/hidden1: not available yet" in caplog.text and "datamodules.nope.Task" in caplog.text
-    rows = list(csv.DictReader((tmp_path / "results.csv").open()))
+    rows = csv_rows(tmp_path / "results.csv")
     assert {(r["method"], r["num_layers"], r["status"]) for r in rows} == {("aiht", "1", "done")}
     assert len(rows) == 4
 
 
 def test_two_hidden_layer_panels_follow_the_papers_skip_rule(tmp_path):
     sweep(tmp_path, "--sweep.method", "aiht", "imp", "--sweep.num_layers", "2")
-    rows = list(csv.DictReader((tmp_path / "results.csv").open()))
+    rows = csv_rows(tmp_path / "results.csv")
     assert len(rows) == 16
     for r in rows:
         if int(r["m"]) ** 2 < int(r["s"]) // 2:  # the paper's skip rule for deeper planted networks
@@ -133,7 +132,7 @@ def test_panels_with_their_own_grids_and_overrides(tmp_path):
             f"--sweep.panels={panels}",
         ]
     )
-    rows = {(r["method"], r["m"], r["s"]): r for r in csv.DictReader((tmp_path / "results.csv").open())}
+    rows = {(r["method"], r["m"], r["s"]): r for r in csv_rows(tmp_path / "results.csv")}
     assert set(rows) == {("aiht", "2", "3"), ("aiht", "2", "4"), ("imp", "3", "5")}
     assert rows[("aiht", "2", "3")]["epochs"] == "3" and rows[("imp", "3", "5")]["epochs"] == "2"
     assert rows[("aiht", "2", "3")]["updates"] == "3"
@@ -144,7 +143,7 @@ def test_done_points_with_other_settings_stop_the_sweep(tmp_path):
     with pytest.raises(ValueError, match="trainer.max_epochs: 3 → 4"):
         sweep(tmp_path, "--sweep.method", "aiht", "--trainer.max_epochs=4")
     sweep(tmp_path, "--sweep.method", "aiht", "--trainer.max_epochs=4", "--sweep.overwrite=true")
-    rows = list(csv.DictReader((tmp_path / "results.csv").open()))
+    rows = csv_rows(tmp_path / "results.csv")
     assert {r["epochs"] for r in rows} == {"4"}
 
 

@@ -15,7 +15,7 @@ from callbacks.vector_aiht import initial_row, vector_step_size
 from callbacks.vector_selection import StreamingSelection
 from modules.sparse_mlp import SparseMLP
 from modules.vector_ops import gated_vector_product, unit_gradients, vector_loss
-from tests.helpers import run_fit
+from tests.helpers import resume_from, run_fit
 from tests.reference_vector import ExactAccumulator, SketchAccumulator, spec_prediction, spec_vector_run
 from tests.vector_helpers import OneHotData, tiny_vector_run
 
@@ -215,7 +215,7 @@ def test_resume_from_checkpoint_ends_equal(tmp_path):
     state = torch.load(middle, weights_only=False)["callbacks"]
     (aiht_state,) = [v for key, v in state.items() if key.startswith("AIHT")]
     assert aiht_state["vector"]["table"].abs().sum() > 0  # the sketch travels in the checkpoint
-    _, model, _, aiht, _ = tiny_vector_run(epochs=3, batch_size=16, ckpt_path=middle)
+    _, model, _, aiht, _ = tiny_vector_run(epochs=3, batch_size=16, **resume_from(middle))
     assert aiht.updates == full_aiht.updates == 12
     assert torch.equal(model.weight, full.weight)
     assert torch.equal(model.output_weight, full.output_weight)
