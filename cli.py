@@ -6,8 +6,8 @@ import gc
 if __name__ == "__main__":
     gc.disable()  # while the libraries load; keep_freed_memory turns it back on (allocator.py says why)
 
-from lightning_app.allocator import keep_freed_memory  # noqa: E402
 from lightning_app.cli import main  # noqa: E402
+from lightning_app.launch.allocator import keep_freed_memory  # noqa: E402
 
 if __name__ == "__main__":
     keep_freed_memory()

@@ -22,12 +22,12 @@ from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 
 from callbacks.aiht import AIHT
 from callbacks.imp import IMP
-from lightning_app.claims import DEFAULT_STALE_S
-from lightning_app.errors import SettingsError
-from lightning_app.grid import GridPoint
-from lightning_app.plan import SweepPlan
-from lightning_app.point_run import PointRunner
-from lightning_app.sweep import run_sweep
+from lightning_app.launch.sweep import run_sweep
+from lightning_app.plan.errors import SettingsError
+from lightning_app.plan.grid import GridPoint
+from lightning_app.plan.sweep_plan import SweepPlan
+from lightning_app.run.point_run import PointRunner
+from lightning_app.store.claims import DEFAULT_STALE_S
 from modules.sparse_mlp import SparseMLP
 
 TRAINER_DEFAULTS = {
@@ -229,7 +229,7 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     command, rest = (argv[0], argv[1:]) if argv else ("", [])
     if command == "heatmap":
-        from lightning_app.figures import heatmap_main  # matplotlib and tensorboard: only here
+        from lightning_app.report.figures import heatmap_main  # matplotlib and tensorboard: only here
 
         heatmap_main(rest)
     elif command == "fit":

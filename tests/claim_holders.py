@@ -1,9 +1,9 @@
-"""Processes that claim a grid point, for tests/test_claims.py (light: only lightning_app.claims)."""
+"""Processes that claim a grid point, for tests/test_claims.py (light: only lightning_app.store.claims)."""
 
 import time
 from pathlib import Path
 
-from lightning_app.claims import try_claim
+from lightning_app.store.claims import try_claim
 
 
 def claim_and_wait(folder: str, ready) -> None:

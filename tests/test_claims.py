@@ -1,4 +1,4 @@
-"""Claims on grid points (lightning_app/claims.py): one claimant at a time, dead claims taken over
+"""Claims on grid points (lightning_app/store/claims.py): one claimant at a time, dead claims taken over
 (process gone, heartbeat stale), and sweeps sharing one folder running every point once."""
 
 import json
@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lightning_app import claims
-from lightning_app.claims import CLAIM_FILE, try_claim
 from lightning_app.cli import SweepCLI
+from lightning_app.store import claims
+from lightning_app.store.claims import CLAIM_FILE, try_claim
 from tests.claim_holders import claim_and_wait, race
 from tests.helpers import run_fit
 from tests.run_log import read_log, runs_per_point
@@ -143,8 +143,8 @@ def test_a_point_finished_by_another_sweep_while_claimed_is_kept(tmp_path, monke
             "-c",
             "import json, sys, time\n"
             "from pathlib import Path\n"
-            "from lightning_app.claims import try_claim\n"
-            "from lightning_app.results import write_result\n"
+            "from lightning_app.store.claims import try_claim\n"
+            "from lightning_app.store.results import write_result\n"
             "folder = Path(sys.argv[1]); claim = try_claim(folder); print('claimed', flush=True)\n"
             "time.sleep(float(sys.argv[2]))\n"
             "write_result(folder, json.loads(sys.argv[3])); claim.release()\n",

@@ -20,9 +20,9 @@ from datamodules.gaussian_columns import GaussianColumns
 from datamodules.gaussian_sparse import GaussianSparseDataModule
 from datamodules.planted import PlantedMLPDataModule
 from lightning_app.cli import SweepCLI, main
-from lightning_app.errors import SettingsError
-from lightning_app.identity import flat_settings
-from lightning_app.point_run import PointRunner
+from lightning_app.plan.errors import SettingsError
+from lightning_app.plan.identity import flat_settings
+from lightning_app.run.point_run import PointRunner
 from modules.gates import gate_tensor
 from modules.sparse_mlp import SparseMLP
 from tests.fake_cupy import fake_cupy
@@ -264,7 +264,7 @@ def test_a_run_with_cupy_draws_makes_the_numpy_runs_draws(fake, monkeypatch, sto
 
 
 def test_points_that_draw_with_cupy_record_its_version(monkeypatch):
-    from lightning_app.versions import software_versions
+    from lightning_app.run.versions import software_versions
 
     cupy = fake_cupy()
     monkeypatch.setitem(sys.modules, "cupy", cupy)

@@ -1,4 +1,4 @@
-"""Trained networks exported as their nonzeros (``lightning_app/export.py``) and loaded back by
+"""Trained networks exported as their nonzeros (``lightning_app/run/export.py``) and loaded back by
 the standalone ``sparse_export.py``: same predictions as the trained model, nothing stored but
 the nonzeros, a loader that needs no other file of the project, and the sweep's exports."""
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from lightning_app.export import EXPORT_FILE, aiht_network, export_network, imp_network
+from lightning_app.run.export import EXPORT_FILE, aiht_network, export_network, imp_network
 from modules.compact_gated import CompactGated
 from sparse_export import load_sparse_mlp, read_sparse_mlp
 from tests.helpers import imp_run, run_fit, tiny_run

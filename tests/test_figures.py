@@ -13,16 +13,16 @@ from pytorch_lightning.loggers import TensorBoardLogger
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import cli
-from lightning_app.events import results_from_events
-from lightning_app.figures import export_figures, heatmap_main
-from lightning_app.heatmaps import (
+from lightning_app.report.events import results_from_events
+from lightning_app.report.figures import export_figures, heatmap_main
+from lightning_app.report.heatmaps import (
     DIFFERENCE_PREFIX,
     HEATMAP_PIXELS,
     difference,
     figure_pixels,
     save_task_figure,
 )
-from lightning_app.tables import build_table, build_tables
+from lightning_app.report.tables import build_table, build_tables
 from tests.helpers import run_fit
 from tests.result_helpers import (
     AIHT_NAME,

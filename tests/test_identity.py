@@ -1,12 +1,12 @@
 """A point's identity holds every setting that changes what it computes, and nothing that only
-says where or how it runs (``lightning_app/identity.py``)."""
+says where or how it runs (``lightning_app/plan/identity.py``)."""
 
 import json
 
 import pytest
 
 from lightning_app.cli import SweepCLI
-from lightning_app.identity import identity_changes
+from lightning_app.plan.identity import identity_changes
 
 BASE = [
     "--data=datamodules.planted.PlantedMLPDataModule",

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from lightning_app.cli import main
-from lightning_app.events import read_event_file, results_from_events
-from lightning_app.grid import MAX_SEED
+from lightning_app.plan.grid import MAX_SEED
+from lightning_app.report.events import read_event_file, results_from_events
 from tests.helpers import run_fit
 from tests.result_helpers import csv_rows
 from tests.robust_helpers import DAMAGES, damage

@@ -12,8 +12,6 @@ import shutil
 import sys
 from pathlib import Path
 
-import pytest
-
 from tests.fake_datasets import write_mnist
 from tests.helpers import run_fit
 

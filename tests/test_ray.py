@@ -16,9 +16,9 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from lightning_app import ray_launcher
-from lightning_app.events import find_event_files
-from lightning_app.figures import heatmap_main
+from lightning_app.launch import ray_launcher
+from lightning_app.report.events import find_event_files
+from lightning_app.report.figures import heatmap_main
 from tests.helpers import run_fit
 from tests.netns import in_private_network
 from tests.run_log import read_log, runs_per_point

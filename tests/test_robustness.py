@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 import torch
 
-from lightning_app.checks import check_accelerator
 from lightning_app.cli import SweepCLI, main
-from lightning_app.errors import SettingsError
-from lightning_app.events import read_event_file
-from lightning_app.heatmaps import save_heatmap
-from lightning_app.point_run import PointRunner
-from lightning_app.tables import build_table
+from lightning_app.plan.checks import check_accelerator
+from lightning_app.plan.errors import SettingsError
+from lightning_app.report.events import read_event_file
+from lightning_app.report.heatmaps import save_heatmap
+from lightning_app.report.tables import build_table
+from lightning_app.run.point_run import PointRunner
 from tests.helpers import run_fit
 from tests.result_helpers import csv_rows
 from tests.robust_helpers import ROOT, damage, fit_command, session_processes
@@ -79,15 +79,15 @@ def test_the_precisions_that_work_are_accepted(extra):
 
 # Row 2: a metric that is not finite (PSNR −inf) is never done, and result.json stays JSON.
 def test_a_metric_that_is_not_finite_is_never_done(tmp_path, monkeypatch):
-    import lightning_app.point_run
+    import lightning_app.run.point_run
 
-    original = lightning_app.point_run.aiht_result
+    original = lightning_app.run.point_run.aiht_result
 
     def minus_inf(run, fit_s):
         fields = original(run, fit_s)
         return {**fields, "metric": -math.inf if run.model.width == 2 else fields["metric"]}
 
-    monkeypatch.setattr(lightning_app.point_run, "aiht_result", minus_inf)
+    monkeypatch.setattr(lightning_app.run.point_run, "aiht_result", minus_inf)
     results = sweep(tmp_path)
     assert [r["status"] for r in results] == ["failed", "done"]
     assert "-inf" in results[0]["error"] and "not a finite number" in results[0]["error"]

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lightning_app.events import results_from_events
+from lightning_app.report.events import results_from_events
 from tests.result_helpers import csv_rows
 from tests.robust_helpers import ROOT, fit_command, session_processes
 

@@ -8,12 +8,12 @@ import matplotlib.image
 import numpy as np
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from lightning_app.curves import DENSE_LABEL, NO_DENSE, NO_IMP, save_all_curves
-from lightning_app.events import results_from_events
-from lightning_app.figures import export_figures, heatmap_main
-from lightning_app.heatmaps import HEATMAP_PIXELS, new_figure
-from lightning_app.spread import draw_std_heatmap
-from lightning_app.tables import build_tables
+from lightning_app.report.curves import DENSE_LABEL, NO_DENSE, NO_IMP, save_all_curves
+from lightning_app.report.events import results_from_events
+from lightning_app.report.figures import export_figures, heatmap_main
+from lightning_app.report.heatmaps import HEATMAP_PIXELS, new_figure
+from lightning_app.report.spread import draw_std_heatmap
+from lightning_app.report.tables import build_tables
 from tests.result_helpers import log_point, point, point_folder
 
 MLIST, SLIST, SEEDS = [1, 2, 5], [10, 20, 50], [0, 1, 2]

@@ -1,5 +1,5 @@
 """Start-up of ``cli.py``: the cycle collector is off while the libraries load and on, with the
-loaded objects frozen, before any work (``lightning_app/allocator.py``)."""
+loaded objects frozen, before any work (``lightning_app/launch/allocator.py``)."""
 
 import subprocess
 import sys
@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 PROBE = """
 import gc, runpy, sys
-import lightning_app.allocator as allocator
+import lightning_app.launch.allocator as allocator
 
 seen = []
 real = allocator.keep_freed_memory

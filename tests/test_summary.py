@@ -10,9 +10,9 @@ from urllib.parse import unquote
 import numpy as np
 
 from datamodules.task import SkipPoint
-from lightning_app.figures import export_figures
-from lightning_app.point_run import PointRunner
-from lightning_app.tables import build_tables
+from lightning_app.report.figures import export_figures
+from lightning_app.report.tables import build_tables
+from lightning_app.run.point_run import PointRunner
 from tests.helpers import run_fit
 from tests.result_helpers import point
 

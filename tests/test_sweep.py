@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from lightning_app.cli import SweepCLI
-from lightning_app.point_run import PointRunner
+from lightning_app.run.point_run import PointRunner
 from tests.helpers import run_fit
 from tests.result_helpers import csv_rows
 

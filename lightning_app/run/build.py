@@ -15,8 +15,8 @@ from callbacks.imp import IMP
 from callbacks.layer_by_layer import LayerByLayer
 from callbacks.recovery import PlantedRecovery
 from datamodules.task import TaskDataModule
-from lightning_app.grid import GridPoint
-from lightning_app.plan import SweepPlan
+from lightning_app.plan.grid import GridPoint
+from lightning_app.plan.sweep_plan import SweepPlan
 
 CHECKPOINTS = "checkpoints"  # Lightning's folder under the logger's (the point's) folder
 

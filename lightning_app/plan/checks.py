@@ -21,7 +21,7 @@ mixed precisions are not the paper's float32 training.
 from jsonargparse import Namespace
 
 from datamodules.cupy_draws import load_cupy
-from lightning_app.errors import SettingsError
+from lightning_app.plan.errors import SettingsError
 
 AIHT_PRECISIONS = ("64-true", "32-true")
 IMP_PRECISIONS = ("32-true", "64-true")

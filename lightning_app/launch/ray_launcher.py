@@ -20,7 +20,7 @@ import time
 from concurrent.futures import Future
 from pathlib import Path
 
-from lightning_app.errors import SettingsError
+from lightning_app.plan.errors import SettingsError
 
 try:
     import ray
@@ -89,7 +89,7 @@ class RayLauncher:
         retries = sweep.ray_max_retries  # system failures only: a job's own exception is delivered
         self.options = dict(num_cpus=sweep.ray_cpus, max_retries=retries, retry_exceptions=False)
         self.threads = sweep.ray_cpus
-        from lightning_app.ray_tasks import Ledger, run_batch, run_batch_on_gpu
+        from lightning_app.launch.ray_tasks import Ledger, run_batch, run_batch_on_gpu
 
         self.run_batch = run_batch_on_gpu if self.gpu else run_batch
         here = ray.get_runtime_context().get_node_id()

@@ -25,9 +25,9 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from lightning_app.finished import KEPT
-from lightning_app.grid import GridPoint
-from lightning_app.results import RESULT_FILE
+from lightning_app.plan.grid import GridPoint
+from lightning_app.store.finished import KEPT
+from lightning_app.store.results import RESULT_FILE
 
 CLAIM_FILE = "claim.json"
 DEFAULT_STALE_S = 180.0

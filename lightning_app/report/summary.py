@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import numpy as np
 
-from lightning_app.tables import PanelKey, Table, group_panels
+from lightning_app.report.tables import PanelKey, Table, group_panels
 
 SUMMARY_FILE = "summary.md"
 MAIN_STATUSES = ("done", "diverged", "failed", "skipped")

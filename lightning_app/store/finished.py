@@ -15,10 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lightning_app.errors import SettingsError
-from lightning_app.grid import GridPoint
-from lightning_app.identity import identity_changes
-from lightning_app.results import RESULT_FILE
+from lightning_app.plan.errors import SettingsError
+from lightning_app.plan.grid import GridPoint
+from lightning_app.plan.identity import identity_changes
+from lightning_app.store.results import RESULT_FILE
 
 STATUSES = ("done", "diverged", "skipped", "failed")
 KEPT = ("done", "diverged")

@@ -32,7 +32,7 @@ from tensorboard.compat.proto import event_pb2
 from tensorboard.plugins.hparams import metadata as hparams_metadata
 from tensorboard.util import tensor_util
 
-from lightning_app.tables import panel_of
+from lightning_app.report.tables import panel_of
 
 HP_METRIC = "hp_metric"
 INT_FIELDS = {
@@ -51,7 +51,7 @@ BOOL_FIELDS = {"convex", "bias"}
 RECORD_FRAMING = 16  # bytes around each record of an events file: length, its crc, the data's crc
 OnDamaged = Callable[[Path, str], None]
 
-log = logging.getLogger("lightning_app.events")
+log = logging.getLogger("lightning_app.report.events")
 
 
 def _warn_damaged(path: Path, reason: str) -> None:

@@ -18,8 +18,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 
 import torch
 
-from lightning_app.allocator import keep_freed_memory, release_freed_memory
-from lightning_app.checks import check_accelerator
+from lightning_app.launch.allocator import keep_freed_memory, release_freed_memory
+from lightning_app.plan.checks import check_accelerator
 
 RunJob = Callable[[list], dict]
 #: Builds a worker's job runner, given the GPU the worker is pinned to (None on the CPU). It is

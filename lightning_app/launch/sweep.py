@@ -9,15 +9,15 @@ import os
 from pytorch_lightning import LightningDataModule
 
 from datamodules.task import SkipPoint
-from lightning_app.checks import check_draws, check_workers
-from lightning_app.finished import scan_finished
-from lightning_app.grid import group_jobs
-from lightning_app.hparams import log_point_hparams
-from lightning_app.jobs import run_grid
-from lightning_app.outcomes import summary
-from lightning_app.plan import SweepPlan, first_point
-from lightning_app.point_run import PointRunner
-from lightning_app.workers import RunnerFactory, WorkerPool, gpu_ids, run_here
+from lightning_app.launch.jobs import run_grid
+from lightning_app.launch.workers import RunnerFactory, WorkerPool, gpu_ids, run_here
+from lightning_app.plan.checks import check_draws, check_workers
+from lightning_app.plan.grid import group_jobs
+from lightning_app.plan.sweep_plan import SweepPlan, first_point
+from lightning_app.run.hparams import log_point_hparams
+from lightning_app.run.outcomes import summary
+from lightning_app.run.point_run import PointRunner
+from lightning_app.store.finished import scan_finished
 
 log = logging.getLogger("lightning_app")
 
@@ -55,7 +55,7 @@ def run_sweep(plan: SweepPlan, make_worker_runner: RunnerFactory) -> list[dict]:
     progress = config.trainer.enable_progress_bar is not False
     pool = None
     if on_ray:
-        from lightning_app.ray_launcher import RayLauncher  # ray: only when chosen
+        from lightning_app.launch.ray_launcher import RayLauncher  # ray: only when chosen
 
         pool = RayLauncher(make_worker_runner, root, config.sweep, config.trainer.accelerator)
         submit, workers = pool.submit, pool.in_flight
@@ -79,8 +79,8 @@ def run_sweep(plan: SweepPlan, make_worker_runner: RunnerFactory) -> list[dict]:
     finally:
         if pool is not None:
             pool.close()
-    from lightning_app.figures import FIGURES_RUN, export_figures  # matplotlib: only when drawing
-    from lightning_app.summary import SUMMARY_FILE
+    from lightning_app.report.figures import FIGURES_RUN, export_figures  # matplotlib: only when drawing
+    from lightning_app.report.summary import SUMMARY_FILE
 
     written = export_figures(results, root, tb_log_dir=root / FIGURES_RUN)
     log.warning("tables, heatmaps, curves and figures: %d files under %s", len(written), root)

@@ -35,8 +35,8 @@ from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 from matplotlib.patches import Rectangle
 
-from lightning_app.results import write_whole
-from lightning_app.tables import Table
+from lightning_app.report.tables import Table
+from lightning_app.store.results import write_whole
 
 DPI = 100
 HEATMAP_INCHES = (6.4, 4.8)

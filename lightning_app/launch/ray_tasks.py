@@ -25,7 +25,7 @@ from pathlib import Path
 import ray
 import torch
 
-from lightning_app.allocator import keep_freed_memory, release_freed_memory
+from lightning_app.launch.allocator import keep_freed_memory, release_freed_memory
 
 SKIPPED_SUFFIXES = (".ckpt",)  # checkpoints stay on the node (and go with its scratch folder)
 

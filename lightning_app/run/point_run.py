@@ -1,14 +1,14 @@
 """Running one job of a sweep (the points one training run serves), reading each point's
 result fields off the trained model and the algorithm's callbacks, and exporting each point's
-trained network (``lightning_app/export.py``) unless ``sweep.export`` is false."""
+trained network (``lightning_app/run/export.py``) unless ``sweep.export`` is false."""
 
 import time
 
-from lightning_app.build import TrainingRun, build_run
-from lightning_app.export import EXPORT_FILE, NetworkLayers, aiht_network, export_network, imp_network
-from lightning_app.grid import GridPoint
-from lightning_app.plan import SweepPlan
-from lightning_app.versions import software_versions
+from lightning_app.plan.grid import GridPoint
+from lightning_app.plan.sweep_plan import SweepPlan
+from lightning_app.run.build import TrainingRun, build_run
+from lightning_app.run.export import EXPORT_FILE, NetworkLayers, aiht_network, export_network, imp_network
+from lightning_app.run.versions import software_versions
 
 
 class PointRunner:

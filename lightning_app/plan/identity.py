@@ -16,8 +16,8 @@ import math
 
 from jsonargparse import Namespace
 
-from lightning_app.checks import unified_precision
-from lightning_app.grid import GridPoint
+from lightning_app.plan.checks import unified_precision
+from lightning_app.plan.grid import GridPoint
 
 #: Set by the sweep per point (the point's place in the grid, or ``sweep.draws``) or linked from
 #: the datamodule.

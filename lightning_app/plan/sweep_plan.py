@@ -1,8 +1,8 @@
 """What a sweep runs, worked out from the parsed ``fit`` configuration: the panels with their own
 configurations (the config plus the panel's overrides), which panels can be built, the grid
 points, the configuration and objects of each point, and the settings recorded with its result
-(its identity, ``lightning_app/identity.py``). Settings that no point could use are refused here
-(``lightning_app/checks.py``), before any point runs."""
+(its identity, ``lightning_app/plan/identity.py``). Settings that no point could use are refused here
+(``lightning_app/plan/checks.py``), before any point runs."""
 
 import importlib
 from dataclasses import dataclass
@@ -15,10 +15,10 @@ from pytorch_lightning.cli import LightningArgumentParser
 from callbacks.aiht import AIHT
 from callbacks.imp import IMP
 from datamodules.task import TaskDataModule
-from lightning_app.checks import check_panel_settings, unified_precision
-from lightning_app.errors import NotAvailable, SettingsError
-from lightning_app.grid import GridPoint, Panel, check_panel, grid_points, requested_panels
-from lightning_app.identity import point_identity
+from lightning_app.plan.checks import check_panel_settings, unified_precision
+from lightning_app.plan.errors import NotAvailable, SettingsError
+from lightning_app.plan.grid import GridPoint, Panel, check_panel, grid_points, requested_panels
+from lightning_app.plan.identity import point_identity
 
 DEFAULT_ROOT = "runs"
 

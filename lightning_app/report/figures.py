@@ -19,13 +19,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from lightning_app.curves import save_all_curves
-from lightning_app.events import find_event_files, results_from_events
-from lightning_app.heatmaps import log_images, save_heatmap, save_task_figure
-from lightning_app.results import write_csv
-from lightning_app.spread import save_std_figure, save_std_heatmap, std_path
-from lightning_app.summary import write_summary
-from lightning_app.tables import build_tables, save_table
+from lightning_app.report.curves import save_all_curves
+from lightning_app.report.events import find_event_files, results_from_events
+from lightning_app.report.heatmaps import log_images, save_heatmap, save_task_figure
+from lightning_app.report.spread import save_std_figure, save_std_heatmap, std_path
+from lightning_app.report.summary import write_summary
+from lightning_app.report.tables import build_tables, save_table
+from lightning_app.store.results import write_csv
 
 TABLES_DIR = "tables"
 FIGURES_RUN = "figures"  # the TensorBoard run (folder) ``heatmap`` logs its images to

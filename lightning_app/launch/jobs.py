@@ -10,15 +10,15 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from lightning_app.claims import DEFAULT_STALE_S, PointClaims
-from lightning_app.errors import SettingsError
-from lightning_app.finished import KEPT, GridState, previous_result
-from lightning_app.grid import GridPoint
-from lightning_app.identity import identity_changes
-from lightning_app.outcomes import COUNTED, job_outcome
-from lightning_app.results import write_csv, write_result
+from lightning_app.plan.errors import SettingsError
+from lightning_app.plan.grid import GridPoint
+from lightning_app.plan.identity import identity_changes
+from lightning_app.run.outcomes import COUNTED, job_outcome
+from lightning_app.store.claims import DEFAULT_STALE_S, PointClaims
+from lightning_app.store.finished import KEPT, GridState, previous_result
+from lightning_app.store.results import write_csv, write_result
 
-log = logging.getLogger("lightning_app.jobs")
+log = logging.getLogger("lightning_app.launch.jobs")
 
 Submit = Callable[[list[GridPoint]], Future]
 
@@ -38,7 +38,7 @@ def run_grid(
 
     A job is the points one run serves (one point, or every s of an IMP trajectory);
     ``submit(points)`` starts training them and its future gives each point's result fields.
-    Each point's outcome (``lightning_app/outcomes.py``) is written with ``base_result(point)``
+    Each point's outcome (``lightning_app/run/outcomes.py``) is written with ``base_result(point)``
     as soon as its job ends, and the grid goes on. At most ``workers`` jobs are in flight.
     Points are claimed before they run (``claims.py``): a point another sweep on ``root`` is
     running is waited for and its result kept (``overwrite`` redoes points finished before this

@@ -18,7 +18,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.image import AxesImage
 
-from lightning_app.heatmaps import (
+from lightning_app.report.heatmaps import (
     HEATMAP_INCHES,
     PANEL_INCHES,
     ColorScale,
@@ -28,8 +28,8 @@ from lightning_app.heatmaps import (
     new_figure,
     shows_text,
 )
-from lightning_app.results import write_whole
-from lightning_app.tables import STD_DDOF, Table
+from lightning_app.report.tables import STD_DDOF, Table
+from lightning_app.store.results import write_whole
 
 STD_CMAP = "YlOrRd"
 NO_STD = "0.85"  # the colour of cells with fewer than two seeds

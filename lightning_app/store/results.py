@@ -2,7 +2,7 @@
 
 ``result.json`` is always strict JSON: a number that is not finite is written as null. The
 CSV's fixed columns are followed by the other fields of the results and by the settings of the
-points' identities (``lightning_app/identity.py``) that vary between them, e.g.
+points' identities (``lightning_app/plan/identity.py``) that vary between them, e.g.
 ``data.nmeasurements`` when two panels differ in it.
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from lightning_app.identity import flat_settings
+from lightning_app.plan.identity import flat_settings
 
 RESULT_FILE = "result.json"
 NOT_IN_CSV = {"identity", "versions"}  # nested: in result.json only

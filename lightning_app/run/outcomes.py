@@ -13,7 +13,7 @@ import traceback
 from concurrent.futures import Future
 
 from datamodules.task import SkipPoint
-from lightning_app.grid import GridPoint
+from lightning_app.plan.grid import GridPoint
 
 COUNTED = ("done", "diverged", "skipped", "failed")
 
