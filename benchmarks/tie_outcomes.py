@@ -23,8 +23,7 @@ from pytorch_lightning import Trainer
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import modules.dense_weights  # noqa: E402
-from callbacks.aiht import AIHT  # noqa: E402
-from callbacks.layer_by_layer import LayerByLayer  # noqa: E402
+from callbacks.aiht import AIHT, LayerByLayer  # noqa: E402
 from datamodules.planted import PlantedMLPDataModule  # noqa: E402
 from modules.sparse_mlp import SparseMLP  # noqa: E402
 

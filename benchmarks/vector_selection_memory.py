@@ -31,8 +31,8 @@ from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from callbacks.importance import make_importance  # noqa: E402
-from callbacks.vector_aiht import units_per_chunk, vector_step_size, vector_update  # noqa: E402
+from callbacks.aiht.importance import make_importance  # noqa: E402
+from callbacks.aiht.vector import units_per_chunk, vector_step_size, vector_update  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:

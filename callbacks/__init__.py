@@ -1,1 +1,2 @@
-"""Lightning callbacks: the sparse training algorithms (AIHT) and recovery metrics."""
+"""Lightning callbacks, by method: AIHT (``callbacks.aiht``), IMP (``callbacks.imp``), and the
+recovery metrics of planted runs (``callbacks.recovery``)."""

@@ -13,7 +13,7 @@ class ReluMLP(nn.Module):
     (PyTorch's default initialisation, the numbers ``torch.manual_seed(seed)`` would give),
     inside a forked generator so the global one is left untouched. The generator's state right
     after the layers, ``initial_rng_state``, is where the paper's data loaders start drawing
-    (SPEC §5): IMP replays that stream privately (``callbacks/imp_order.py``).
+    (SPEC §5): IMP replays that stream privately (``callbacks/imp/order.py``).
     """
 
     def __init__(self, input_dim: int, width: int, output_dim: int, num_layers: int, seed: int) -> None:

@@ -14,7 +14,7 @@ Each network keeps its own state and arithmetic in a plain module, ``self.net``:
 The AIHT networks' training steps only compute the prediction with the gates held constant,
 the loss and what the update needs (the full gradient in ``weight.grad`` for dense state, the
 residual A w − b in ``residual`` for scalar outputs, dL/dY_hat for vector outputs); the AIHT
-callback (``callbacks/aiht.py``) turns it into the sparse update and moves the gates.
+callback (``callbacks/aiht/callback.py``) turns it into the sparse update and moves the gates.
 """
 
 import copy

@@ -6,9 +6,8 @@ import torch
 from pytorch_lightning import Callback, Trainer
 from pytorch_lightning.callbacks import ModelCheckpoint
 
-from callbacks.aiht import AIHT
+from callbacks.aiht import AIHT, LayerByLayer
 from callbacks.imp import IMP
-from callbacks.layer_by_layer import LayerByLayer
 from datamodules.planted import PlantedMLPDataModule
 from lightning_app.cli import fit
 from modules.sparse_mlp import SparseMLP

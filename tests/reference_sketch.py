@@ -2,7 +2,7 @@
 
 Python integers for the hashes, numpy's global legacy generator for the signs, ``np.add.at``
 on a float32 table for the updates and ``np.median`` for the estimates, as SPEC words them.
-Independent of callbacks/count_sketch.py; slow, for small problems.
+Independent of callbacks/aiht/count_sketch.py; slow, for small problems.
 """
 
 import math

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from callbacks.aiht import refine
+from callbacks.aiht.callback import refine
 from modules.gated_ops import gated_prediction
 from modules.support_columns import SupportColumns
 from modules.top_s import top_s_nonzero

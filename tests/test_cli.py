@@ -135,15 +135,15 @@ def test_skipped_point_is_recorded(tmp_path):
 
 
 def test_diverging_point_is_recorded_and_grid_goes_on(tmp_path, monkeypatch):
-    import callbacks.aiht
+    import callbacks.aiht.callback
 
-    original = callbacks.aiht.refine
+    original = callbacks.aiht.callback.refine
 
     def diverge(a, b, w, mu, steps):
         w, mu, f = original(a, b, w, mu, steps)
         return w * (float("nan") if a.shape[1] == 3 else 1.0), mu, f
 
-    monkeypatch.setattr(callbacks.aiht, "refine", diverge)
+    monkeypatch.setattr(callbacks.aiht.callback, "refine", diverge)
     root = fit(tmp_path, mlist=("2", "5"), slist=("3", "4"))
     rows = {(r["m"], r["s"]): r for r in csv_rows(root / "results.csv")}
     assert rows[("2", "3")]["status"] == "diverged"  # non-finite iterates: the algorithm's outcome

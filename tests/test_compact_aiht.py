@@ -4,7 +4,7 @@ supports and iterates, through the real Lightning pipeline."""
 import pytest
 import torch
 
-from callbacks.layer_by_layer import LayerByLayer
+from callbacks.aiht import LayerByLayer
 from tests.helpers import RepeatedInputs, resume_from, tiny_run
 
 TINY_CHUNKS = {"storage": "compact", "gradient_memory_mb": 1e-3}  # one unit per chunk

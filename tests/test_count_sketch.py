@@ -1,4 +1,4 @@
-"""The paper's count sketch (callbacks/count_sketch.py) against the tests' numpy transcription of
+"""The paper's count sketch (callbacks/aiht/count_sketch.py) against the tests' numpy transcription of
 SPEC §3 (tests/reference_sketch.py): hashes, signs, cells and estimates bitwise; then its
 estimates, top-s, memory and state."""
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from callbacks.count_sketch import CountSketch, paper_hashes, sketch_width
+from callbacks.aiht.count_sketch import CountSketch, paper_hashes, sketch_width
 from tests.reference_sketch import A, B, SpecSketch, spec_hash, spec_sign_table
 
 # Indices in several sign blocks: the first, the edges of the second, a far one.

@@ -11,10 +11,9 @@ import pytest
 import torch
 from pytorch_lightning import Trainer
 
-from callbacks.aiht import AIHT
-from callbacks.count_sketch import CountSketch
-from callbacks.layer_by_layer import LayerByLayer
-from callbacks.vector_aiht import initialise_zero_rows
+from callbacks.aiht import AIHT, LayerByLayer
+from callbacks.aiht.count_sketch import CountSketch
+from callbacks.aiht.vector import initialise_zero_rows
 from datamodules import cupy_draws
 from datamodules.gaussian_columns import GaussianColumns
 from datamodules.gaussian_sparse import GaussianSparseDataModule

@@ -11,8 +11,8 @@ import torch
 from pytorch_lightning import Trainer
 
 from callbacks.aiht import AIHT
-from callbacks.count_sketch import CountSketch
-from callbacks.vector_aiht import initialise_zero_rows
+from callbacks.aiht.count_sketch import CountSketch
+from callbacks.aiht.vector import initialise_zero_rows
 from datamodules.cupy_draws import to_torch
 from datamodules.gaussian_columns import GaussianColumns
 from datamodules.planted import PlantedMLPDataModule

@@ -6,7 +6,8 @@ from pytorch_lightning import Callback, Trainer
 from pytorch_lightning.callbacks import ModelCheckpoint
 from torch.nn.utils import prune
 
-from callbacks.imp import IMP, prune_schedule
+from callbacks.imp import IMP
+from callbacks.imp.schedule import prune_schedule
 from datamodules.planted import PlantedMLPDataModule
 from modules.relu_mlp import ReluMLP
 from modules.sparse_mlp import SparseMLP

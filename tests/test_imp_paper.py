@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from callbacks.imp_order import GlobalStream
-from callbacks.imp_schedule import idle_rounds_before, paper_round_counts, prune_schedule
+from callbacks.imp.order import GlobalStream
+from callbacks.imp.schedule import idle_rounds_before, paper_round_counts, prune_schedule
 from datamodules.mnist import MNISTDataModule
 from datamodules.planted import PlantedMLPDataModule
 from tests.fake_datasets import write_mnist

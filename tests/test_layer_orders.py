@@ -10,8 +10,7 @@ from pytorch_lightning import Trainer
 from pytorch_lightning.callbacks import ModelCheckpoint
 from torch.utils.data import DataLoader, TensorDataset
 
-from callbacks.aiht import AIHT
-from callbacks.layer_by_layer import LayerByLayer
+from callbacks.aiht import AIHT, LayerByLayer
 from datamodules.planted import PlantedMLPDataModule
 from modules.sparse_mlp import SparseMLP
 from tests.helpers import QUIET, Recorder, resume_from

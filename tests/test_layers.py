@@ -73,8 +73,7 @@ def test_checkpoint_in_layer_two_resumes_equal(tmp_path):
 def test_vector_outputs_keep_only_w1_of_finished_layers():
     from pytorch_lightning import Trainer
 
-    from callbacks.aiht import AIHT
-    from callbacks.layer_by_layer import LayerByLayer
+    from callbacks.aiht import AIHT, LayerByLayer
     from datamodules.planted import PlantedMLPDataModule
     from modules.sparse_mlp import SparseMLP
     from tests.helpers import QUIET, Recorder

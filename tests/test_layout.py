@@ -77,7 +77,7 @@ def test_every_package_of_the_application_has_a_rank():
 
 def test_the_check_sees_imports_against_the_direction():
     wrong = {
-        "modules.gates": {"callbacks.aiht"},  # up a layer
+        "modules.gates": {"callbacks.aiht.callback"},  # up a layer
         "lightning_app.plan.grid": {"lightning_app.run.build"},  # up inside the application
         "lightning_app.store.finished": {"lightning_app.run.outcomes"},  # across: store and run are peers
     }

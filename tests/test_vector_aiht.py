@@ -10,9 +10,9 @@ import torch
 from pytorch_lightning import Trainer
 
 from callbacks.aiht import AIHT
-from callbacks.importance import ExactImportance, make_importance
-from callbacks.vector_aiht import initial_row, vector_step_size
-from callbacks.vector_selection import StreamingSelection
+from callbacks.aiht.importance import ExactImportance, make_importance
+from callbacks.aiht.selection import StreamingSelection
+from callbacks.aiht.vector import initial_row, vector_step_size
 from modules.sparse_mlp import SparseMLP
 from modules.vector_ops import gated_vector_product, unit_gradients, vector_loss
 from tests.helpers import resume_from, run_fit

@@ -10,9 +10,8 @@ from pytorch_lightning import LightningModule, Trainer
 from pytorch_lightning.callbacks import TQDMProgressBar
 from pytorch_lightning.loggers import TensorBoardLogger
 
-from callbacks.aiht import AIHT
+from callbacks.aiht import AIHT, LayerByLayer
 from callbacks.imp import IMP
-from callbacks.layer_by_layer import LayerByLayer
 from callbacks.recovery import PlantedRecovery
 from datamodules.task import TaskDataModule
 from lightning_app.plan.grid import GridPoint

@@ -1,6 +1,6 @@
 """Where the vector-output selection (SPEC §3) gets each weight's importance from.
 
-The default is the paper's count sketch (``callbacks/count_sketch.py``): 4·s·log(N/s) cells,
+The default is the paper's count sketch (``callbacks/aiht/count_sketch.py``): 4·s·log(N/s) cells,
 plus one byte per index of each block of 100000 indices whose signs were needed. ``exact`` is
 a dense N-vector of accumulated updates, for checks and comparisons only (8 bytes per weight in
 float64, against at most 1 for the sketch's sign tables). Both take the same calls:
@@ -12,7 +12,7 @@ block's updates added in the order given).
 import torch
 from torch import Tensor
 
-from callbacks.count_sketch import CountSketch, sketch_width
+from callbacks.aiht.count_sketch import CountSketch, sketch_width
 
 IMPORTANCE_KINDS = ("sketch", "exact")
 

@@ -5,7 +5,7 @@ prune nothing: when the round's fraction of the remaining count rounds to zero, 
 trains, prunes zero weights and measures, and only then does the loop switch to the fraction
 ``1/remaining`` (at least one weight). Such an idle round leaves no trace but the draws its
 loaders take from torch's global generator, so ``idle_rounds_before`` says where they fall and
-the minibatch order (``callbacks/imp_order.py``) skips their draws.
+the minibatch order (``callbacks/imp/order.py``) skips their draws.
 """
 
 

@@ -23,8 +23,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from callbacks.importance import make_importance
-from callbacks.vector_selection import StreamingSelection
+from callbacks.aiht.importance import make_importance
+from callbacks.aiht.selection import StreamingSelection
 from datamodules import cupy_draws
 from modules.vector_ops import unit_gradients
 

@@ -13,7 +13,7 @@ AIHT update through the network's own arithmetic (``pl_module.net``: dense or co
 4. write the result into the weights; then move the gates (sequential convex mode).
 
 For vector outputs (SPEC §3: W1 and W2, a fixed step size, selection by a count sketch of
-accumulated updates, no refinement) the update is ``callbacks/vector_aiht.py``'s; the gates move
+accumulated updates, no refinement) the update is ``callbacks/aiht/vector.py``'s; the gates move
 the same way, following W1.
 """
 
@@ -23,8 +23,8 @@ import torch
 from pytorch_lightning import Callback, LightningModule, Trainer
 from torch import Tensor
 
-from callbacks.importance import IMPORTANCE_KINDS
-from callbacks.vector_aiht import VectorAIHT
+from callbacks.aiht.importance import IMPORTANCE_KINDS
+from callbacks.aiht.vector import VectorAIHT
 
 FIRST_STEP_SIZE = 1e-14
 ARMIJO = 0.9

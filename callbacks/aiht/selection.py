@@ -23,7 +23,7 @@ class StreamingSelection:
     """The kept set of one update, sorted by flat index: indices, values, importance locations.
 
     Args:
-        importance: a count sketch or exact accumulator (``callbacks/importance.py``).
+        importance: a count sketch or exact accumulator (``callbacks/aiht/importance.py``).
         budget: s, the most entries kept after each block.
         idx, values: the old support (flat indices, ascending) and its values.
     """

@@ -4,7 +4,7 @@ A round is ``trainer.max_epochs`` epochs of training. At the end of a round the 
 prunes by global magnitude over all weight matrices (``torch.nn.utils.prune``), measures the
 task's metric on the pruned network, and at the start of the next round rewinds the
 survivors (masks kept) and empties Adam's state, which is the same as a fresh Adam. The
-number of rounds follows from the counts alone (``callbacks/imp_schedule.py``), so the callback
+number of rounds follows from the counts alone (``callbacks/imp/schedule.py``), so the callback
 sets the fit's epoch limit to rounds × epochs, and a resumed fit ends where a whole one does.
 
 What the paper's code ranks. It prunes with ``global_unstructured`` right after the last
@@ -16,11 +16,11 @@ weights *before* the round's last Adam step. Here every layer is reparametrised 
 explicitly, the trained weights in round 1 and the last forward's weights after it, so that a
 forward pass outside training (Lightning's validation loop, say) cannot change what is pruned.
 
-The examples come in the paper's order, on every task (``callbacks/imp_order.py``); the
+The examples come in the paper's order, on every task (``callbacks/imp/order.py``); the
 datamodule says how its paper loaders behave: ``imp_shuffles_full_batch`` (whether the full-batch
 training loader shuffles) and ``imp_measures_on_training_loader`` (planted: the measurement
 passes over the training loader itself; otherwise over the unshuffled evaluation loader).
-The measurement is the paper's (``callbacks/imp_metric.py``).
+The measurement is the paper's (``callbacks/imp/metric.py``).
 
 The metric of a target s is the one measured right after the first prune that brings the
 count to ≤ s. With ``retrain`` it is instead measured after one more round of training with
@@ -41,11 +41,9 @@ from pytorch_lightning.loggers import TensorBoardLogger
 from torch import Tensor
 from torch.nn.utils import prune
 
-from callbacks.imp_metric import batches_in_order, paper_metric
-from callbacks.imp_order import GlobalStream, IMPOrder, draws_per_pass
-from callbacks.imp_schedule import check_prune_iters, idle_rounds_before, prune_schedule
-
-__all__ = ["IMP", "prune_schedule"]
+from callbacks.imp.metric import batches_in_order, paper_metric
+from callbacks.imp.order import GlobalStream, IMPOrder, draws_per_pass
+from callbacks.imp.schedule import check_prune_iters, idle_rounds_before, prune_schedule
 
 
 class IMP(Callback):
@@ -83,7 +81,7 @@ class IMP(Callback):
         self.idle_rounds: list[int] = []
         self.rewind_to: list[Tensor] = []
         self.last_forward: list[Tensor] | None = None  # the weights of the round's last training forward
-        self.round_starts: list[int] = [0]  # where each round's draws start (callbacks/imp_order.py)
+        self.round_starts: list[int] = [0]  # where each round's draws start (callbacks/imp/order.py)
         self.order: IMPOrder | None = None
         self.rounds_done = 0
         self.pending_rewind = False
