@@ -24,7 +24,7 @@ from callbacks.aiht import AIHT
 from callbacks.imp import IMP
 from lightning_app.launch.sweep import run_sweep
 from lightning_app.plan.errors import SettingsError
-from lightning_app.plan.grid import GridPoint
+from lightning_app.plan.job import Job
 from lightning_app.plan.sweep_plan import SweepPlan
 from lightning_app.run.point_run import PointRunner
 from lightning_app.store.claims import DEFAULT_STALE_S
@@ -196,14 +196,13 @@ def _output_dim(datamodule) -> int:
     return datamodule.output_dim
 
 
-def worker_runner(
-    args: list[str], device: int | None, root: str | None = None
-) -> Callable[[list[GridPoint]], dict]:
-    """A worker process's job runner: the same plan, parsed again from the sweep's arguments
-    (logging under ``root`` instead of the sweep's folder when given, as Ray tasks do)."""
-    if root is not None:
-        args = [*args, f"--trainer.default_root_dir={root}"]
-    return PointRunner(SweepCLI(args).plan, device=device, progress_bar=False).run_job
+def worker_runner(args: list[str], device: int | None, root: str | None = None) -> Callable[[Job], dict]:
+    """A worker process's job runner: the sweep's classes, parsed again from its arguments, and the
+    jobs it is sent (resolved by the sweep) logged under ``root`` instead of the sweep's folder
+    when given, as Ray tasks do."""
+    plan = SweepCLI(args).plan
+    folder = Path(root) if root is not None else plan.root
+    return PointRunner(plan.build, folder, device=device, progress_bar=False).run_job
 
 
 def _check_config_files(args: list[str]) -> None:

@@ -21,6 +21,7 @@ from concurrent.futures import Future
 from pathlib import Path
 
 from lightning_app.plan.errors import SettingsError
+from lightning_app.plan.job import Job
 
 try:
     import ray
@@ -124,11 +125,11 @@ class RayLauncher:
             )
         return False, max(1, int(sum(n.get("CPU", 0) for n in nodes) // sweep.ray_cpus))
 
-    def submit(self, points: list) -> Future:
+    def submit(self, job: Job) -> Future:
         future: Future = Future()
         with self._lock:
             key = len(self._jobs)
-            self._jobs[key] = (points, future)
+            self._jobs[key] = (job, future)
             self._queue.append(key)
             self._last_submit = time.monotonic()
         return future

@@ -117,7 +117,7 @@ def run_batch_on_gpu(make_runner, jobs: list[tuple[int, list]], ledger, cwd: str
 
 
 def train_batch(make_runner, jobs: list[tuple[int, list]], ledger, cwd: str, threads: int, gpu: bool) -> int:
-    """Trains each job of ``jobs`` (key, points) not yet in ``ledger`` and delivers it there;
+    """Trains each job of ``jobs`` (key, job) not yet in ``ledger`` and delivers it there;
     returns how many it ran. ``make_runner(device, root=…)`` builds the job runner (on a GPU,
     device 0: the one Ray pinned with ``CUDA_VISIBLE_DEVICES``); ``cwd`` is the driver's working
     directory, used where it exists so that relative paths (configs, data) mean the same as on
@@ -129,7 +129,7 @@ def train_batch(make_runner, jobs: list[tuple[int, list]], ledger, cwd: str, thr
     run_job = _job_runner(make_runner, 0 if gpu else None, scratch)
     ran = 0
     try:
-        for key, points in jobs:
+        for key, job in jobs:
             if ray.get(ledger.has.remote(key)):
                 continue
             shutil.rmtree(scratch, ignore_errors=True)
@@ -137,7 +137,7 @@ def train_batch(make_runner, jobs: list[tuple[int, list]], ledger, cwd: str, thr
             delivery = Delivery()
             start = time.perf_counter()
             try:
-                fields = run_job(points)
+                fields = run_job(job)
                 wall_s = round(time.perf_counter() - start, 3)  # the job's own time, not its wait
                 delivery.fields = {p: {**f, "wall_s": wall_s} for p, f in fields.items()}
             except Exception as exc:  # noqa: BLE001 - the point failed on its own: the sweep records it

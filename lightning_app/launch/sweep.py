@@ -3,21 +3,29 @@ runs if a finished point had other settings), save its config, report unavailabl
 each panel's data, run the jobs here, in worker processes or as Ray tasks, then write the tables,
 heatmaps and figures and log a summary."""
 
+from __future__ import annotations
+
 import logging
 import os
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import TYPE_CHECKING
 
 from pytorch_lightning import LightningDataModule
 
 from datamodules.task import SkipPoint
-from lightning_app.launch.jobs import run_grid
+from lightning_app.launch.jobs import GridRun
 from lightning_app.launch.workers import RunnerFactory, WorkerPool, gpu_ids, run_here
 from lightning_app.plan.checks import check_draws, check_workers
-from lightning_app.plan.grid import group_jobs
+from lightning_app.plan.job import Job
 from lightning_app.plan.sweep_plan import SweepPlan, first_point
 from lightning_app.run.hparams import log_point_hparams
 from lightning_app.run.outcomes import summary
 from lightning_app.run.point_run import PointRunner
 from lightning_app.store.finished import scan_finished
+
+if TYPE_CHECKING:
+    from lightning_app.launch.ray_launcher import RayLauncher
 
 log = logging.getLogger("lightning_app")
 
@@ -32,50 +40,27 @@ def run_sweep(plan: SweepPlan, make_worker_runner: RunnerFactory) -> list[dict]:
     logging.getLogger("lightning_app").setLevel(logging.INFO)
     if not logging.getLogger().handlers:
         logging.basicConfig(format="%(message)s")
-    config = plan.config
-    root = plan.root
-    on_ray = config.sweep.launcher == "ray"
-    gpus = None
-    for panel_config in plan.panel_configs:
-        check_draws(config.sweep.draws, panel_config.trainer.accelerator, here=not on_ray)
-    if not on_ray:  # a Ray launcher checks the accelerator against the cluster's resources
-        for panel_config in plan.panel_configs:
-            gpu_ids(panel_config.trainer.accelerator, panel_config.trainer.devices)
-        gpus = gpu_ids(config.trainer.accelerator, config.trainer.devices)
-        if not gpus:
-            check_workers(config.sweep.workers, os.cpu_count() or 1)
-    jobs = group_jobs(plan.points, plan.shared_trajectory)
-    state = scan_finished(jobs, root, plan.identity, overwrite=config.sweep.overwrite, warn=log.warning)
+    config, root = plan.config, plan.root
+    gpus = check_where(plan)
+    state = scan_finished(plan.jobs, root, overwrite=config.sweep.overwrite, warn=log.warning)
     root.mkdir(parents=True, exist_ok=True)
     plan.save_config(root / "config.yaml")
     for panel, reason in plan.unavailable:
         log.warning("panel %s: not available yet, skipped: %s", panel.name, reason)
     prepare_data(plan)
-    workers = len(gpus) if gpus else config.sweep.workers
     progress = config.trainer.enable_progress_bar is not False
-    pool = None
-    if on_ray:
-        from lightning_app.launch.ray_launcher import RayLauncher  # ray: only when chosen
-
-        pool = RayLauncher(make_worker_runner, root, config.sweep, config.trainer.accelerator)
-        submit, workers = pool.submit, pool.in_flight
-    elif workers > 1:
-        pool = WorkerPool(make_worker_runner, workers, gpus)
-        submit = pool.submit
-    else:
-        submit = run_here(PointRunner(plan, progress_bar=progress).run_job)
+    pool, submit, workers = launcher(plan, make_worker_runner, gpus, progress)
     try:
-        results = run_grid(
+        results = GridRun(
             state,
             root,
             submit,
-            plan.base_result,
             workers=workers,
             on_result=lambda point, result: log_point_hparams(root / point.folder, result),
             progress=progress,
             overwrite=config.sweep.overwrite,
             claim_stale_s=config.sweep.claim_stale_s,
-        )
+        ).run()
     finally:
         if pool is not None:
             pool.close()
@@ -87,6 +72,41 @@ def run_sweep(plan: SweepPlan, make_worker_runner: RunnerFactory) -> list[dict]:
     log.warning(summary(results))
     log.warning("summary: %s", root / SUMMARY_FILE)
     return results
+
+
+def check_where(plan: SweepPlan) -> list[int] | None:
+    """The GPUs the sweep's points run on here (None: the CPU, or a Ray cluster, which checks its
+    own resources); SettingsError if the machine cannot run them as configured."""
+    config = plan.config
+    on_ray = config.sweep.launcher == "ray"
+    for panel_config in plan.panel_configs:
+        check_draws(config.sweep.draws, panel_config.trainer.accelerator, here=not on_ray)
+    if on_ray:
+        return None
+    for panel_config in plan.panel_configs:
+        gpu_ids(panel_config.trainer.accelerator, panel_config.trainer.devices)
+    gpus = gpu_ids(config.trainer.accelerator, config.trainer.devices)
+    if not gpus:
+        check_workers(config.sweep.workers, os.cpu_count() or 1)
+    return gpus
+
+
+def launcher(
+    plan: SweepPlan, make_worker_runner: RunnerFactory, gpus: list[int] | None, progress: bool
+) -> tuple[RayLauncher | WorkerPool | None, Callable[[Job], Future], int]:
+    """Where the jobs run: (the pool to close at the end, or None; how a job is submitted; how
+    many jobs are kept in flight)."""
+    config = plan.config
+    if config.sweep.launcher == "ray":
+        from lightning_app.launch.ray_launcher import RayLauncher  # ray: only when chosen
+
+        pool = RayLauncher(make_worker_runner, plan.root, config.sweep, config.trainer.accelerator)
+        return pool, pool.submit, pool.in_flight
+    workers = len(gpus) if gpus else config.sweep.workers
+    if workers > 1:
+        pool = WorkerPool(make_worker_runner, workers, gpus)
+        return pool, pool.submit, workers
+    return None, run_here(PointRunner(plan.build, plan.root, progress_bar=progress).run_job), 1
 
 
 def prepare_data(plan: SweepPlan) -> None:

@@ -20,8 +20,9 @@ import torch
 
 from lightning_app.launch.allocator import keep_freed_memory, release_freed_memory
 from lightning_app.plan.checks import check_accelerator
+from lightning_app.plan.job import Job
 
-RunJob = Callable[[list], dict]
+RunJob = Callable[[Job], dict]
 #: Builds a worker's job runner, given the GPU the worker is pinned to (None on the CPU). It is
 #: sent to spawned processes, so it must pickle: a module-level function or a partial of one.
 RunnerFactory = Callable[[int | None], RunJob]
@@ -29,13 +30,13 @@ RunnerFactory = Callable[[int | None], RunJob]
 _worker_run_job: RunJob | None = None
 
 
-def run_here(run_job: RunJob) -> Callable[[list], Future]:
+def run_here(run_job: RunJob) -> Callable[[Job], Future]:
     """Runs each job at once, in this process; its future is already done."""
 
-    def submit(points: list) -> Future:
+    def submit(job: Job) -> Future:
         future: Future = Future()
         try:
-            future.set_result(run_job(points))
+            future.set_result(run_job(job))
         except Exception as exc:  # noqa: BLE001 - the sweep records it
             future.set_exception(exc)
         release_freed_memory()
@@ -81,9 +82,9 @@ def _start_worker(make_runner: RunnerFactory, devices, threads: int, parent_pid:
     keep_freed_memory()
 
 
-def _run_in_worker(points: list) -> dict:
+def _run_in_worker(job: Job) -> dict:
     try:
-        return _worker_run_job(points)
+        return _worker_run_job(job)
     finally:
         release_freed_memory()
 
@@ -106,8 +107,8 @@ class WorkerPool:
             initargs=(make_runner, queue, threads, os.getpid()),
         )
 
-    def submit(self, points: list) -> Future:
-        return self.pool.submit(_run_in_worker, points)
+    def submit(self, job: Job) -> Future:
+        return self.pool.submit(_run_in_worker, job)
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)

@@ -1,8 +1,9 @@
-"""What a sweep runs, worked out from the parsed ``fit`` configuration: the panels with their own
-configurations (the config plus the panel's overrides), which panels can be built, the grid
-points, the configuration and objects of each point, and the settings recorded with its result
-(its identity, ``lightning_app/plan/identity.py``). Settings that no point could use are refused here
-(``lightning_app/plan/checks.py``), before any point runs."""
+"""What a sweep runs, worked out once from the parsed ``fit`` configuration: the panels with their
+own configurations (the config plus the panel's overrides), which panels can be built, the grid
+points, and the jobs that train them, each resolved with its configuration and its points'
+identities and recorded settings (``lightning_app/plan/job.py``, ``lightning_app/plan/identity.py``).
+Settings that no point could use are refused here (``lightning_app/plan/checks.py``), before any
+point runs."""
 
 import importlib
 from dataclasses import dataclass
@@ -17,8 +18,9 @@ from callbacks.imp import IMP
 from datamodules.task import TaskDataModule
 from lightning_app.plan.checks import check_panel_settings, unified_precision
 from lightning_app.plan.errors import NotAvailable, SettingsError
-from lightning_app.plan.grid import GridPoint, Panel, check_panel, grid_points, requested_panels
+from lightning_app.plan.grid import GridPoint, Panel, check_panel, grid_points, group_jobs, requested_panels
 from lightning_app.plan.identity import point_identity
+from lightning_app.plan.job import Job
 
 DEFAULT_ROOT = "runs"
 
@@ -70,6 +72,28 @@ class SweepPlan:
             raise SettingsError(f"no panel of the sweep can be built here: {reasons}")
         tasks = [task_class(c).task_name for c in self.panel_configs]
         self.points = grid_points(self.available, tasks, sweep.seedlist)
+        self.jobs = self._resolve_jobs()
+        self._job_of = {point: job for job in self.jobs for point in job}
+
+    def _resolve_jobs(self) -> list[Job]:
+        """The jobs that train the points, in grid order, each resolved once."""
+        jobs = []
+        for index, (panel, config) in enumerate(zip(self.available, self.panel_configs, strict=True)):
+            points = [p for p in self.points if p.panel == index]
+            shared = shares_trajectory(config, panel.method)
+            identity = point_identity(config, points[0], max(panel.slist) if shared else None)
+            for group in group_jobs(points, lambda _, shared=shared: shared):
+                first = group[0]
+                job = Job(
+                    points=tuple(group),
+                    config=self.point_config(config, first),
+                    folder=first.trajectory_folder if shared else first.folder,
+                    export=config.sweep.export,
+                    identity=identity,
+                    base_results={p: point_result(config, p, identity) for p in group},
+                )
+                jobs.append(job)
+        return jobs
 
     @property
     def root(self) -> Path:
@@ -131,50 +155,62 @@ class SweepPlan:
 
     def instantiate(self, panel_config: Namespace, point: GridPoint) -> PointObjects:
         """Fresh instances of the classes of ``point`` under ``panel_config``."""
-        init = self.parser.instantiate(self.point_config(panel_config, point))
+        return self.build(self.point_config(panel_config, point))
+
+    def build(self, config: Namespace) -> PointObjects:
+        """Fresh instances of the classes of a point's configuration (a job's ``config``)."""
+        init = self.parser.instantiate(config)
         settings = init.trainer.as_dict()
         callbacks = settings.pop("callbacks", None) or []
         return PointObjects(init.data, init.model, settings, list(callbacks))
 
     def shared_trajectory(self, point: GridPoint) -> bool:
-        """One IMP trajectory serves every s where the data does not depend on s (SPEC §7)."""
-        config = self.panel_config(point)
-        return (
-            point.method == "imp"
-            and not task_class(config).data_depends_on_sparsity
-            and not (config.imp.retrain and config.imp.prune_iters == 0)
-        )
+        """Whether one IMP run serves every s of the point's (m, seed)."""
+        return shares_trajectory(self.panel_config(point), point.method)
 
     def identity(self, point: GridPoint) -> dict:
         """Every setting that changes what ``point`` computes (a rerun must match it)."""
-        largest = max(self.available[point.panel].slist) if self.shared_trajectory(point) else None
-        return point_identity(self.panel_config(point), point, largest)
+        return self._job_of[point].identity
 
     def base_result(self, point: GridPoint) -> dict:
         """The settings a point's result records: its identity, and the main ones on their own."""
-        config = self.panel_config(point)
-        data_args = config.data.init_args
-        result = {
-            "task": point.task,
-            "method": point.method,
-            "num_layers": point.num_layers,
-            "m": point.m,
-            "s": point.s,
-            "seed": point.seed,
-            "metric_name": task_class(config).metric_name,
-            "epochs": config.trainer.max_epochs,
-            "batch_size": data_args.get("batch_size", 0),
-            "bias": bool(data_args.get("bias", False)),
-            "precision": unified_precision(
-                config.sweep.imp_precision if point.method == "imp" else config.trainer.precision
-            ),
-            "identity": self.identity(point),
-        }
-        if point.method == "imp":
-            result.update({f"imp_{k}": v for k, v in config.imp.as_dict().items()})
-        else:
-            result["convex"] = config.aiht.convex
-        return result
+        return self._job_of[point].base_result(point)
+
+
+def shares_trajectory(config: Namespace, method: str) -> bool:
+    """One IMP trajectory serves every s where the data does not depend on s (SPEC §7)."""
+    return (
+        method == "imp"
+        and not task_class(config).data_depends_on_sparsity
+        and not (config.imp.retrain and config.imp.prune_iters == 0)
+    )
+
+
+def point_result(config: Namespace, point: GridPoint, identity: dict) -> dict:
+    """The settings a point's result records under its panel's ``config``: its ``identity``, and the
+    main ones on their own."""
+    data_args = config.data.init_args
+    result = {
+        "task": point.task,
+        "method": point.method,
+        "num_layers": point.num_layers,
+        "m": point.m,
+        "s": point.s,
+        "seed": point.seed,
+        "metric_name": task_class(config).metric_name,
+        "epochs": config.trainer.max_epochs,
+        "batch_size": data_args.get("batch_size", 0),
+        "bias": bool(data_args.get("bias", False)),
+        "precision": unified_precision(
+            config.sweep.imp_precision if point.method == "imp" else config.trainer.precision
+        ),
+        "identity": identity,
+    }
+    if point.method == "imp":
+        result.update({f"imp_{k}": v for k, v in config.imp.as_dict().items()})
+    else:
+        result["convex"] = config.aiht.convex
+    return result
 
 
 def task_class(config: Namespace) -> type[TaskDataModule]:

@@ -14,8 +14,8 @@ from callbacks.aiht import AIHT, LayerByLayer
 from callbacks.imp import IMP
 from callbacks.recovery import PlantedRecovery
 from datamodules.task import TaskDataModule
-from lightning_app.plan.grid import GridPoint
-from lightning_app.plan.sweep_plan import SweepPlan
+from lightning_app.plan.job import Job
+from lightning_app.plan.sweep_plan import PointObjects
 
 CHECKPOINTS = "checkpoints"  # Lightning's folder under the logger's (the point's) folder
 
@@ -33,34 +33,26 @@ class TrainingRun:
     recovery: PlantedRecovery | None
 
 
-def log_folder(plan: SweepPlan, points: list[GridPoint]) -> Path:
-    """Where a run logs: the point's folder, or its IMP trajectory's when it serves every s."""
-    first = points[0]
-    shared = len(points) > 1 or plan.shared_trajectory(first)
-    return plan.root / (first.trajectory_folder if shared else first.folder)
-
-
 def build_run(
-    plan: SweepPlan, points: list[GridPoint], device: int | None = None, progress_bar: bool = True
+    job: Job, objects: PointObjects, root: Path, device: int | None = None, progress_bar: bool = True
 ) -> TrainingRun:
-    """The run that trains ``points`` (one point, or every s of one IMP trajectory).
+    """The run that trains ``job``'s points from its configuration's ``objects``, logging under
+    ``root``.
 
     ``device`` pins the trainer to that GPU (a worker's); ``progress_bar`` adds Lightning's bar
     for the run below the sweep's own.
     """
-    first = points[0]
-    config = plan.panel_config(first)
-    objects = plan.objects(first)
-    extra: dict = {}
+    config = job.config
     recovery = None
-    if first.method == "imp":
-        algorithm = IMP(targets=[p.s for p in points], **config.imp.as_dict())
+    extra: dict = {}
+    if job.method == "imp":
+        algorithm = IMP(targets=[p.s for p in job], **config.imp.as_dict())
         callbacks = [algorithm]
         extra = {"precision": config.sweep.imp_precision, "limit_val_batches": 0}
     else:
-        algorithm = AIHT(sparsity=first.s, **config.aiht.as_dict())
+        algorithm = AIHT(sparsity=job[0].s, **config.aiht.as_dict())
         recovery = PlantedRecovery()
-        layers = [LayerByLayer()] if first.num_layers > 1 else []
+        layers = [LayerByLayer()] if job[0].num_layers > 1 else []
         callbacks = [*layers, algorithm, recovery]
     if device is not None:
         extra.update(accelerator="gpu", devices=[device])
@@ -68,7 +60,7 @@ def build_run(
         extra["enable_progress_bar"] = False
     elif objects.trainer_settings.get("enable_progress_bar") is not False:
         callbacks.append(TQDMProgressBar(process_position=1, leave=False))
-    folder = log_folder(plan, points)
+    folder = root / job.folder
     # A point runs from the start: checkpoints of an earlier, interrupted run of it are stale.
     shutil.rmtree(folder / CHECKPOINTS, ignore_errors=True)
     logger = TensorBoardLogger(save_dir=str(folder), name="", version="", default_hp_metric=False)

@@ -3,46 +3,58 @@ result fields off the trained model and the algorithm's callbacks, and exporting
 trained network (``lightning_app/run/export.py``) unless ``sweep.export`` is false."""
 
 import time
+from collections.abc import Callable
+from pathlib import Path
+
+from jsonargparse import Namespace
 
 from lightning_app.plan.grid import GridPoint
-from lightning_app.plan.sweep_plan import SweepPlan
+from lightning_app.plan.job import Job
+from lightning_app.plan.sweep_plan import PointObjects
 from lightning_app.run.build import TrainingRun, build_run
 from lightning_app.run.export import EXPORT_FILE, NetworkLayers, aiht_network, export_network, imp_network
 from lightning_app.run.versions import software_versions
 
 
 class PointRunner:
-    """Trains jobs of ``plan``; ``device`` pins them to one GPU (a worker's), ``progress_bar``
-    shows Lightning's bar for each run."""
+    """Trains jobs: ``build(config)`` gives fresh instances of a job configuration's classes, the
+    runs log under ``root``; ``device`` pins them to one GPU (a worker's), ``progress_bar`` shows
+    Lightning's bar for each run."""
 
-    def __init__(self, plan: SweepPlan, device: int | None = None, progress_bar: bool = True) -> None:
-        self.plan, self.device, self.progress_bar = plan, device, progress_bar
+    def __init__(
+        self,
+        build: Callable[[Namespace], PointObjects],
+        root: Path,
+        device: int | None = None,
+        progress_bar: bool = True,
+    ) -> None:
+        self.build, self.root, self.device, self.progress_bar = build, Path(root), device, progress_bar
 
-    def run_job(self, points: list[GridPoint]) -> dict[GridPoint, dict]:
-        """Trains the points' one run and returns each point's result fields."""
-        run = build_run(self.plan, points, self.device, self.progress_bar)
+    def run_job(self, job: Job) -> dict[GridPoint, dict]:
+        """Trains the job's one run and returns each of its points' result fields."""
+        run = build_run(job, self.build(job.config), self.root, self.device, self.progress_bar)
         start = time.perf_counter()
         run.trainer.fit(run.model, datamodule=run.datamodule)
         fit_s = round(time.perf_counter() - start, 3)
         run.logger.finalize("success")
-        if points[0].method == "imp":
-            results = imp_results(run, points, fit_s)
+        if job.method == "imp":
+            results = imp_results(run, list(job), fit_s)
         else:
-            results = {points[0]: aiht_result(run, fit_s)}
-        versions = software_versions(cupy=self.plan.panel_config(points[0]).sweep.draws == "cupy")
-        for p in points:
+            results = {job[0]: aiht_result(run, fit_s)}
+        versions = software_versions(cupy=job.config.sweep.draws == "cupy")
+        for p in job:
             results[p]["versions"] = versions
         if run.model.network != "linear":  # the Gaussian sensing task has no network
-            for p in points:
-                results[p].update(self.export(p, trained_network(run, p), results[p]))
+            for p in job:
+                results[p].update(self.export(job, p, trained_network(run, p), results[p]))
         return results
 
-    def export(self, point: GridPoint, network: NetworkLayers, fields: dict) -> dict:
+    def export(self, job: Job, point: GridPoint, network: NetworkLayers, fields: dict) -> dict:
         """The network's per-layer nonzero counts, and its file unless ``sweep.export`` is false."""
         out = {"nnz_layers": network.nnz_per_layer()}
-        if self.plan.panel_config(point).sweep.export:
-            info = {**self.plan.base_result(point), **fields, "nnz_layers": out["nnz_layers"]}
-            export_network(self.plan.root / point.folder, network, info)
+        if job.export:
+            info = {**job.base_result(point), **fields, "nnz_layers": out["nnz_layers"]}
+            export_network(self.root / point.folder, network, info)
             out["export"] = EXPORT_FILE
         return out
 

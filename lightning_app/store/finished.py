@@ -18,6 +18,7 @@ from pathlib import Path
 from lightning_app.plan.errors import SettingsError
 from lightning_app.plan.grid import GridPoint
 from lightning_app.plan.identity import identity_changes
+from lightning_app.plan.job import Job
 from lightning_app.store.results import RESULT_FILE
 
 STATUSES = ("done", "diverged", "skipped", "failed")
@@ -37,18 +38,14 @@ class GridState:
 
     order: list[GridPoint]
     kept: dict[GridPoint, dict] = field(default_factory=dict)
-    todo: list[tuple[list[GridPoint], list[GridPoint]]] = field(default_factory=list)
+    todo: list[tuple[Job, list[GridPoint]]] = field(default_factory=list)
 
 
 def scan_finished(
-    jobs: list[list[GridPoint]],
-    root: Path,
-    identity: Callable[[GridPoint], dict],
-    overwrite: bool = False,
-    warn: Callable[[str], None] = print,
+    jobs: list[Job], root: Path, overwrite: bool = False, warn: Callable[[str], None] = print
 ) -> GridState:
     """The state of ``jobs``' points under ``root`` (module docstring); SettingsError if a kept
-    point was run with other settings than ``identity(point)``."""
+    point was run with other settings than its job's identity."""
     state = GridState([p for job in jobs for p in job])
     changed: dict[str, list[GridPoint]] = {}
     for job in jobs:
@@ -58,7 +55,7 @@ def scan_finished(
             if previous is None or previous["status"] not in KEPT:
                 todo.append(point)
                 continue
-            for change in identity_changes(previous["identity"], identity(point)):
+            for change in identity_changes(previous["identity"], job.identity):
                 changed.setdefault(change, []).append(point)
             state.kept[point] = previous
         if todo:
