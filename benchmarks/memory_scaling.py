@@ -68,6 +68,8 @@ def run_point(args: argparse.Namespace, m: int, method: str) -> dict:
     from callbacks.imp import IMP
     from callbacks.recovery import PlantedRecovery
     from datamodules.planted import PlantedMLPDataModule
+    from modules.gated_mlp import GatedMLP
+    from modules.relu_mlp import ReluMLP
     from modules.sparse_mlp import SparseMLP
 
     class DrawnData(PlantedMLPDataModule):
@@ -96,11 +98,11 @@ def run_point(args: argparse.Namespace, m: int, method: str) -> dict:
     device = dict(accelerator="gpu", devices=1) if cuda else dict(accelerator="cpu")
     recovery = None
     if method == "imp":
-        model = SparseMLP(width=m, input_dim=args.d, seed=args.seed, network="relu")
+        model = SparseMLP(ReluMLP(width=m, input_dim=args.d, seed=args.seed))
         callbacks = [IMP(targets=[args.s])]
         settings = dict(precision="32-true", limit_val_batches=0)
     else:
-        model = SparseMLP(width=m, input_dim=args.d, seed=args.seed, storage=method)
+        model = SparseMLP(GatedMLP(width=m, input_dim=args.d, seed=args.seed, storage=method))
         recovery = PlantedRecovery()
         callbacks = [AIHT(sparsity=args.s), recovery]
         settings = dict(precision="64-true", num_sanity_val_steps=0)

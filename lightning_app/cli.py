@@ -3,11 +3,12 @@
 ``fit`` exits with status 1 when a point failed, 0 when every point is done, diverged or skipped,
 and with a message naming the setting when the settings are refused.
 
-``SweepCLI`` is the LightningCLI subclass that states every setting (the Trainer's, the model's,
-the datamodule's by class path, and the ``sweep``, ``aiht`` and ``imp`` groups) and links the
-model's input and output sizes to the datamodule. It is built with ``run=False``: instead of one
-``Trainer.fit`` it turns the parsed config into a ``SweepPlan`` (in ``instantiate_classes``, the
-public hook for building objects from the config), which ``run_sweep`` carries out.
+``SweepCLI`` is the LightningCLI subclass that states every setting (the Trainer's, the model's
+with its network's by class path, the datamodule's by class path, and the ``sweep``, ``aiht`` and
+``imp`` groups) and links the network's input and output sizes to the datamodule. It is built
+with ``run=False``: instead of one ``Trainer.fit`` it turns the parsed config into a
+``SweepPlan`` (in ``instantiate_classes``, the public hook for building objects from the config),
+which ``run_sweep`` carries out.
 """
 
 import sys
@@ -25,6 +26,7 @@ from callbacks.imp import IMP
 from lightning_app.launch.sweep import run_sweep
 from lightning_app.plan.errors import SettingsError
 from lightning_app.plan.grid import GridPoint
+from lightning_app.plan.networks import GATED_MLP
 from lightning_app.plan.sweep_plan import SweepPlan
 from lightning_app.run.point_run import PointRunner
 from lightning_app.store.claims import DEFAULT_STALE_S
@@ -180,8 +182,12 @@ class SweepCLI(LightningCLI):
         )
         parser.add_class_arguments(AIHT, "aiht", skip={"sparsity"}, instantiate=False)
         parser.add_class_arguments(IMP, "imp", skip={"targets"}, instantiate=False)
-        parser.link_arguments("data", "model.input_dim", compute_fn=_num_features, apply_on="instantiate")
-        parser.link_arguments("data", "model.output_dim", compute_fn=_output_dim, apply_on="instantiate")
+        # model.net holds the AIHT network's settings (--model.net.storage compact); the sweep sets
+        # each point's class, sizes and seed (lightning_app/plan/networks.py).
+        parser.set_defaults({"model.net": {"class_path": GATED_MLP}})
+        for size, compute in (("input_dim", _num_features), ("output_dim", _output_dim)):
+            target = f"model.net.init_args.{size}"
+            parser.link_arguments("data", target, compute_fn=compute, apply_on="instantiate")
 
     def instantiate_classes(self) -> None:
         """The sweep's plan; each point's classes are instantiated when the point runs."""

@@ -32,7 +32,7 @@ class PointRunner:
         versions = software_versions(cupy=self.plan.panel_config(points[0]).sweep.draws == "cupy")
         for p in points:
             results[p]["versions"] = versions
-        if run.model.network != "linear":  # the Gaussian sensing task has no network
+        if run.model.net.exportable:  # the Gaussian sensing task has no network
             for p in points:
                 results[p].update(self.export(p, trained_network(run, p), results[p]))
         return results
