@@ -1,5 +1,7 @@
-"""AIHT's network: the gated ReLU network of SPEC §1, one hidden layer in training and, for deeper
-networks, the finished layers before it, frozen (SPEC §4).
+"""AIHT's network: the gated ReLU network (each unit's output is x·w_j where its gate opens,
+x·h_j > 0), one hidden layer in training and, for deeper networks, the finished layers before it,
+frozen. AIHT trains deeper networks one hidden layer at a time, each on the features of the
+layers frozen before it.
 
 The layer in training keeps its state densely (``DenseGated``: m × d weights and gates, the
 fastest where they fit) or compactly (``CompactGated``: the kept (index, value) pairs, memory that
@@ -28,11 +30,11 @@ class GatedMLP(LayeredNetwork, ScalarUpdate, VectorUpdate):
 
     Args:
         width, input_dim, output_dim, num_layers, seed: the sizes (``modules/network.py``).
-        gate_seed: the seed that draws the random gates of every hidden layer (SPEC §1); None
-            for the run's ``seed``. The paper's minibatch AIHT on the planted and INR tasks draws
-            them with seed 0 whatever the run's seed (SPEC §2); the sweep passes 0 there.
+        gate_seed: the seed that draws the random gates of every hidden layer; None for the run's
+            ``seed``. The paper's minibatch AIHT on the planted and INR tasks draws them with seed
+            0 whatever the run's seed; the sweep passes 0 there.
         draws: the generator of the gates, the vector-output start values and the count sketch's
-            signs (SPEC §8): ``numpy`` (numpy's legacy generator, as the paper's code on a CPU)
+            signs: ``numpy`` (numpy's legacy generator, as the paper's code on a CPU)
             or ``cupy`` (CuPy's, as its GPU runs; needs CuPy and a CUDA GPU). With ``cupy`` the
             gates are drawn when the fit starts, on its GPU.
         storage: how the layer in training holds its state: ``dense`` (m × d tensors),
@@ -64,7 +66,7 @@ class GatedMLP(LayeredNetwork, ScalarUpdate, VectorUpdate):
         self.draws, self.gradient_memory_mb = draws, gradient_memory_mb
         self.storage = choose_storage(storage, dense_memory_mb, width, input_dim, output_dim, num_layers)
         # Compact scalar layers take only the earlier layer's active units as data columns; vector
-        # outputs give every W1 entry a start value (SPEC §3), so their later layers see every unit.
+        # outputs give every W1 entry a start value, so their later layers see every unit.
         self.frozen = FrozenLayers(reduced=self.storage == "compact" and output_dim == 1)
         state = CompactGated if self.storage == "compact" else DenseGated
         self.hidden = state(width, input_dim, output_dim, self.gate_seed, gradient_memory_mb, draws)
@@ -93,7 +95,7 @@ class GatedMLP(LayeredNetwork, ScalarUpdate, VectorUpdate):
     def prepare_load(self, state: dict, prefix: str) -> None:
         self.hidden.prepare_load(state, f"{prefix}hidden.")
 
-    # Layer by layer (SPEC §4).
+    # Layer by layer.
 
     @property
     def layer(self) -> int:

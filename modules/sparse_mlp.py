@@ -4,9 +4,9 @@ around the network that AIHT or IMP trains.
 The network is given (``model.net``, a class path with its init args; the sweep sets it per
 method) and keeps its own state and arithmetic (``modules/network.py``):
 
-- AIHT's gated ReLU network of SPEC §1 (``GatedMLP``, scalar or vector outputs, dense or compact
-  state, the finished hidden layers frozen);
-- IMP's standard ReLU MLP of SPEC §5 (``ReluMLP``), trained here by Adam;
+- AIHT's gated ReLU network (``GatedMLP``, scalar or vector outputs, dense or compact state, the
+  finished hidden layers frozen);
+- IMP's standard ReLU MLP (``ReluMLP``), trained here by Adam, as the paper's code trains it;
 - the signal x of the Gaussian sensing task, y = A x (``LinearSensing``): no network at all.
 
 For a network AIHT trains (``modules/aiht_network.py``) the training step only computes the
@@ -126,12 +126,12 @@ class SparseMLP(LightningModule):
 
     @property
     def frozen(self):
-        """The frozen hidden layers (SPEC §4) of the gated network."""
+        """The gated network's frozen hidden layers."""
         return self.net.frozen
 
     @property
     def layer(self) -> int:
-        """The hidden layer AIHT trains now (0-based); the earlier ones are frozen (SPEC §4)."""
+        """The hidden layer AIHT trains now (0-based); the earlier ones are frozen."""
         return self.net.layer
 
     def nnz(self) -> int:
@@ -179,7 +179,7 @@ class SparseMLP(LightningModule):
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         x, y = batch
-        if self.automatic_optimization:  # the paper's IMP step (SPEC §5): squeeze, labels' dtype
+        if self.automatic_optimization:  # the paper's IMP step: squeeze, labels in the output's dtype
             out = self.net(x).squeeze()
             loss_fn = torch.nn.CrossEntropyLoss() if self.loss == "crossentropy" else torch.nn.MSELoss()
             loss = loss_fn(out, y.to(out.dtype))
