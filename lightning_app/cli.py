@@ -26,10 +26,10 @@ from callbacks.imp import IMP
 from lightning_app.launch.sweep import run_sweep
 from lightning_app.plan.errors import SettingsError
 from lightning_app.plan.grid import GridPoint
-from lightning_app.plan.networks import GATED_MLP
 from lightning_app.plan.sweep_plan import SweepPlan
 from lightning_app.run.point_run import PointRunner
 from lightning_app.store.claims import DEFAULT_STALE_S
+from modules.gated_mlp import GatedMLP
 from modules.sparse_mlp import SparseMLP
 
 TRAINER_DEFAULTS = {
@@ -85,7 +85,7 @@ class SweepCLI(LightningCLI):
         parser.add_class_arguments(IMP, "imp", skip={"targets"}, instantiate=False)
         # model.net holds the AIHT network's settings (--model.net.storage compact); the sweep sets
         # each point's class, sizes and seed (lightning_app/plan/networks.py).
-        parser.set_defaults({"model.net": {"class_path": GATED_MLP}})
+        parser.set_defaults({"model.net": {"class_path": f"{GatedMLP.__module__}.{GatedMLP.__name__}"}})
         for size, compute in (("input_dim", _num_features), ("output_dim", _output_dim)):
             target = f"model.net.init_args.{size}"
             parser.link_arguments("data", target, compute_fn=compute, apply_on="instantiate")
