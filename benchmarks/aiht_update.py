@@ -31,23 +31,13 @@ from torch import Tensor
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from callbacks.aiht import AIHT  # noqa: E402
-from modules.compact_gated import CompactGated  # noqa: E402
-from modules.dense_gated import DenseGated  # noqa: E402
+from modules.gated_mlp import GatedMLP  # noqa: E402
 from modules.gated_ops import gated_gradient  # noqa: E402
 
 
-def bench_module(net: DenseGated | CompactGated, residual: Tensor) -> SimpleNamespace:
+def bench_module(net: GatedMLP, residual: Tensor) -> SimpleNamespace:
     """What the AIHT callback reads from the LightningModule, without Lightning."""
-    return SimpleNamespace(
-        net=net,
-        residual=residual,
-        output_dim=1,
-        num_layers=1,
-        layer_start_epoch=0,
-        has_gates=True,
-        max_label=1.0,
-        log_dict=lambda *a, **k: None,
-    )
+    return SimpleNamespace(net=net, residual=residual, max_label=1.0, log_dict=lambda *a, **k: None)
 
 
 def parse_args() -> argparse.Namespace:
@@ -94,12 +84,12 @@ def fresh_support(m: int, d: int, s: int, like: Tensor, generator: torch.Generat
     return idx.to(like.device), values.to(like.device)
 
 
-def network(args: argparse.Namespace, gates: Tensor) -> DenseGated | CompactGated:
+def network(args: argparse.Namespace, gates: Tensor) -> GatedMLP:
     """The network under test on the benchmark's device and dtype (dense: with ``gates``)."""
-    if args.storage == "compact":
-        return CompactGated(args.m, args.d, 1, 0, args.memory_mb).to(gates.device, gates.dtype)
-    net = DenseGated(args.m, args.d, 1, 0, args.memory_mb).to(gates.device, gates.dtype)
-    net.gates = gates
+    net = GatedMLP(args.m, args.d, storage=args.storage, gradient_memory_mb=args.memory_mb)
+    net = net.to(gates.device, gates.dtype)
+    if args.storage == "dense":
+        net.hidden.gates = gates
     return net
 
 

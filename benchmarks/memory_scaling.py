@@ -59,16 +59,30 @@ def reset_peak() -> None:
     Path("/proc/self/clear_refs").write_text("5")
 
 
+def point_model(args: argparse.Namespace, m: int, method: str) -> tuple:
+    """The point's model, its callbacks (the algorithm's, then the recovery metrics for AIHT) and
+    its trainer settings."""
+    from callbacks.aiht import AIHT
+    from callbacks.imp import IMP
+    from callbacks.recovery import PlantedRecovery
+    from modules.gated_mlp import GatedMLP
+    from modules.relu_mlp import ReluMLP
+    from modules.sparse_mlp import SparseMLP
+
+    if method == "imp":
+        model = SparseMLP(ReluMLP(width=m, input_dim=args.d, seed=args.seed))
+        return model, [IMP(targets=[args.s])], dict(precision="32-true", limit_val_batches=0)
+    model = SparseMLP(GatedMLP(width=m, input_dim=args.d, seed=args.seed, storage=method))
+    callbacks = [AIHT(sparsity=args.s), PlantedRecovery()]
+    return model, callbacks, dict(precision="64-true", num_sanity_val_steps=0)
+
+
 def run_point(args: argparse.Namespace, m: int, method: str) -> dict:
     """One point in this process: the data step, then training; the measurements."""
     import torch
     from pytorch_lightning import Trainer
 
-    from callbacks.aiht import AIHT
-    from callbacks.imp import IMP
-    from callbacks.recovery import PlantedRecovery
     from datamodules.planted import PlantedMLPDataModule
-    from modules.sparse_mlp import SparseMLP
 
     class DrawnData(PlantedMLPDataModule):
         """Planted data drawn once (the data step, before the fit); the fit only moves it to the
@@ -94,16 +108,8 @@ def run_point(args: argparse.Namespace, m: int, method: str) -> dict:
         logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False
     )
     device = dict(accelerator="gpu", devices=1) if cuda else dict(accelerator="cpu")
-    recovery = None
-    if method == "imp":
-        model = SparseMLP(width=m, input_dim=args.d, seed=args.seed, network="relu")
-        callbacks = [IMP(targets=[args.s])]
-        settings = dict(precision="32-true", limit_val_batches=0)
-    else:
-        model = SparseMLP(width=m, input_dim=args.d, seed=args.seed, storage=method)
-        recovery = PlantedRecovery()
-        callbacks = [AIHT(sparsity=args.s), recovery]
-        settings = dict(precision="64-true", num_sanity_val_steps=0)
+    model, callbacks, settings = point_model(args, m, method)
+    recovery = callbacks[1] if method != "imp" else None
     trainer = Trainer(max_epochs=args.epochs, callbacks=callbacks, **quiet, **device, **settings)
     trainer.fit(model, datamodule=data)
     fit_s = time.perf_counter() - fit_start

@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import modules.dense_weights  # noqa: E402
 from callbacks.aiht import AIHT, LayerByLayer  # noqa: E402
 from datamodules.planted import PlantedMLPDataModule  # noqa: E402
+from modules.gated_mlp import GatedMLP  # noqa: E402
 from modules.sparse_mlp import SparseMLP  # noqa: E402
 
 RULE = modules.dense_weights.top_s_nonzero
@@ -63,7 +64,8 @@ def run_point(args: argparse.Namespace, fill: tuple[int, ...] | None = None) -> 
             nmeasurements=args.n,
             input_dim=args.d,
         )
-        model = SparseMLP(width=args.m, input_dim=args.d, seed=args.seed, num_layers=args.num_layers)
+        net = GatedMLP(width=args.m, input_dim=args.d, seed=args.seed, num_layers=args.num_layers)
+        model = SparseMLP(net)
         trainer = Trainer(
             max_epochs=args.epochs,
             precision="64-true",

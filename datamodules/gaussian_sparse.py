@@ -7,7 +7,7 @@ nmeasurements × N with N(0, 1) entries, its columns drawn from q block by block
 draw them, SPEC §8); y = A x*, noiseless. A budget s above N is capped at N (x* all
 ones), as AIHT caps its budget.
 
-The model is ``SparseMLP(network="linear")``: its weight is x itself. A training batch is
+The model's network is ``modules.linear_sensing.LinearSensing``: its weight is x itself. A training batch is
 (the measurement indices, y), always the full set: the task is full batch only. The validation
 batch is (the signal's indices, x*), from which the model measures ‖x̂ − x*‖ / ‖x*‖.
 """
@@ -46,7 +46,7 @@ class GaussianSparseDataModule(TaskDataModule):
     task_name = "gaussian_sparse"
     metric_name = "rel_error"
     data_depends_on_sparsity = True  # x* has s nonzeros
-    network = "linear"
+    network = "modules.linear_sensing.LinearSensing"
 
     def __init__(
         self,

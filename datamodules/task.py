@@ -1,7 +1,7 @@
 """The task contract: what every task datamodule offers the model, the callbacks and the sweep.
 
 A task is a ``TaskDataModule``. Its class says what kind of task it is (``task_name``,
-``metric_name``, which network trains it, whether its data depends on the budget s); an
+``metric_name``, which network AIHT trains on it, whether its data depends on the budget s); an
 instance, once ``setup`` has run, says what the model needs to know about the data
 (``num_features``, ``output_dim``, ``max_label``) and, where the task has them, its ground
 truth (``planted_weights``) and its sensing operator (``sensing``). Callers read these
@@ -37,8 +37,10 @@ class TaskDataModule(LightningDataModule):
     Class attributes (the sweep reads them before any data exists):
         task_name: the task's name in results and tables (``mlp_planted``, ``mnist``, …).
         metric_name: the reported metric (``psnr``, ``accuracy``, ``rel_error``).
-        network: the model mode AIHT trains on this task: ``gated`` (the sparse gated MLP), or
-            ``linear`` for a task without a network (Gaussian sensing), which IMP cannot train.
+        network: the class path of the network AIHT trains on this task (the sweep's choice of
+            ``model.net`` for AIHT): the gated MLP, or ``modules.linear_sensing.LinearSensing``
+            for a task without a network (Gaussian sensing), which IMP cannot train. IMP trains
+            ``modules.relu_mlp.ReluMLP`` on the tasks whose AIHT network is the gated MLP.
         data_depends_on_sparsity: whether the data changes with s (then IMP runs once per s).
         paper_minibatch_gate_seed: the seed the paper's code draws the random gates with when
             training minibatch AIHT on this task, or None where it passes the run's seed.
@@ -58,7 +60,7 @@ class TaskDataModule(LightningDataModule):
 
     task_name: ClassVar[str] = "custom"
     metric_name: ClassVar[str] = "metric"
-    network: ClassVar[str] = "gated"
+    network: ClassVar[str] = "modules.gated_mlp.GatedMLP"
     data_depends_on_sparsity: ClassVar[bool] = False
     paper_minibatch_gate_seed: ClassVar[int | None] = None
     imp_shuffles_full_batch: ClassVar[bool] = False

@@ -3,11 +3,12 @@
 ``fit`` exits with status 1 when a point failed, 0 when every point is done, diverged or skipped,
 and with a message naming the setting when the settings are refused.
 
-``SweepCLI`` is the LightningCLI subclass that states every setting (the Trainer's, the model's,
-the datamodule's by class path, and the ``sweep``, ``aiht`` and ``imp`` groups) and links the
-model's input and output sizes to the datamodule. It is built with ``run=False``: instead of one
-``Trainer.fit`` it turns the parsed config into a ``SweepPlan`` (in ``instantiate_classes``, the
-public hook for building objects from the config), which ``run_sweep`` carries out.
+``SweepCLI`` is the LightningCLI subclass that states every setting (the Trainer's, the model's
+with its network's by class path, the datamodule's by class path, and the ``sweep``, ``aiht`` and
+``imp`` groups) and links the network's input and output sizes to the datamodule. It is built
+with ``run=False``: instead of one ``Trainer.fit`` it turns the parsed config into a
+``SweepPlan`` (in ``instantiate_classes``, the public hook for building objects from the config),
+which ``run_sweep`` carries out.
 """
 
 import sys
@@ -28,6 +29,7 @@ from lightning_app.plan.job import Job
 from lightning_app.plan.sweep_plan import SweepPlan
 from lightning_app.run.point_run import PointRunner
 from lightning_app.store.claims import DEFAULT_STALE_S
+from modules.gated_mlp import GatedMLP
 from modules.sparse_mlp import SparseMLP
 
 TRAINER_DEFAULTS = {
@@ -76,116 +78,135 @@ class SweepCLI(LightningCLI):
         )
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-        parser.add_argument(
-            "--sweep.panels",
-            type=list[dict] | None,
-            default=None,
-            help="The figure's panels: a list of {method, num_layers, mlist, slist, overrides}.",
-        )
-        parser.add_argument(
-            "--sweep.method",
-            type=str,
-            nargs="+",
-            default=None,
-            help="Methods (aiht, imp); with panels: a filter.",
-        )
-        parser.add_argument(
-            "--sweep.num_layers",
-            type=int,
-            nargs="+",
-            default=None,
-            help="Hidden layers; with panels: a filter.",
-        )
-        parser.add_argument(
-            "--sweep.mlist", type=int, nargs="+", default=None, help="Hidden widths m (replace the panels')."
-        )
-        parser.add_argument(
-            "--sweep.slist", type=int, nargs="+", default=None, help="Budgets s (replace the panels')."
-        )
-        parser.add_argument("--sweep.seedlist", type=int, nargs="+", default=[0], help="Seeds.")
-        parser.add_argument(
-            "--sweep.overwrite",
-            type=bool,
-            default=False,
-            help="Run again points whose result.json says done.",
-        )
-        parser.add_argument(
-            "--sweep.workers",
-            type=int,
-            default=1,
-            help="Worker processes on the CPU (on GPUs: one per device in trainer.devices).",
-        )
-        parser.add_argument(
-            "--sweep.launcher",
-            type=Literal["local", "ray"],
-            default="local",
-            help="Where jobs run: local (this process, or sweep.workers / one process per GPU) or ray "
-            "(Ray tasks on a local Ray or the cluster at sweep.ray_address; pip install -e '.[ray]').",
-        )
-        parser.add_argument(
-            "--sweep.ray_address",
-            type=str | None,
-            default=None,
-            help="With sweep.launcher ray: auto (the cluster ray start runs here), an address "
-            "(host:6379), local (a new Ray on this machine), or unset (Ray's choice: $RAY_ADDRESS, the "
-            "cluster ray start left here, else a new local Ray).",
-        )
-        parser.add_argument(
-            "--sweep.ray_batch", type=int, default=4, help="With sweep.launcher ray: jobs per Ray task."
-        )
-        parser.add_argument(
-            "--sweep.ray_cpus",
-            type=int,
-            default=1,
-            help="With sweep.launcher ray: cores each task asks for (and trains with).",
-        )
-        parser.add_argument(
-            "--sweep.ray_max_retries",
-            type=int,
-            default=3,
-            help="With sweep.launcher ray: runs of a task again after its worker or node died.",
-        )
-        parser.add_argument(
-            "--sweep.claim_stale_s",
-            type=float,
-            default=DEFAULT_STALE_S,
-            help="A point claimed by a sweep whose heartbeat is older than this (seconds) is taken over.",
-        )
-        parser.add_argument(
-            "--sweep.imp_precision",
-            type=str,
-            default="32-true",
-            help="trainer.precision of IMP points (the paper trains IMP in float32, AIHT in float64).",
-        )
-        parser.add_argument(
-            "--sweep.gate_seed",
-            type=Literal["paper", "run"],
-            default="paper",
-            help="Random gates of minibatch AIHT on the planted and INR tasks: 'paper' draws them "
-            "with seed 0 whatever the run's seed, as the paper's code does; 'run' with the run's seed.",
-        )
-        parser.add_argument(
-            "--sweep.export",
-            type=bool,
-            default=True,
-            help="Save each finished point's trained network as its nonzeros (sparse_network.pt).",
-        )
-        parser.add_argument(
-            "--sweep.draws",
-            type=Literal["numpy", "cupy"],
-            default="numpy",
-            help="Generator of AIHT's random gates, vector start values, count-sketch signs and Gaussian "
-            "sensing columns: 'numpy' as the paper's code on a CPU; 'cupy' as its GPU runs (SPEC §8; "
-            "needs a CUDA GPU and pip install -e '.[cupy]').",
-        )
+        add_grid_arguments(parser)
+        add_launch_arguments(parser)
+        add_point_arguments(parser)
         parser.add_class_arguments(AIHT, "aiht", skip={"sparsity"}, instantiate=False)
         parser.add_class_arguments(IMP, "imp", skip={"targets"}, instantiate=False)
-        parser.link_arguments("data", "model.input_dim", compute_fn=_num_features, apply_on="instantiate")
-        parser.link_arguments("data", "model.output_dim", compute_fn=_output_dim, apply_on="instantiate")
+        # model.net holds the AIHT network's settings (--model.net.storage compact); the sweep sets
+        # each point's class, sizes and seed (lightning_app/plan/networks.py).
+        parser.set_defaults({"model.net": {"class_path": f"{GatedMLP.__module__}.{GatedMLP.__name__}"}})
+        for size, compute in (("input_dim", _num_features), ("output_dim", _output_dim)):
+            target = f"model.net.init_args.{size}"
+            parser.link_arguments("data", target, compute_fn=compute, apply_on="instantiate")
 
     def instantiate_classes(self) -> None:
         """The sweep's plan; each point's classes are instantiated when the point runs."""
         self.plan = SweepPlan(self.parser, self.config)
+
+
+def add_grid_arguments(parser: LightningArgumentParser) -> None:
+    """The grid: panels, methods, depths, widths, budgets, seeds; rerunning finished points."""
+    parser.add_argument(
+        "--sweep.panels",
+        type=list[dict] | None,
+        default=None,
+        help="The figure's panels: a list of {method, num_layers, mlist, slist, overrides}.",
+    )
+    parser.add_argument(
+        "--sweep.method",
+        type=str,
+        nargs="+",
+        default=None,
+        help="Methods (aiht, imp); with panels: a filter.",
+    )
+    parser.add_argument(
+        "--sweep.num_layers",
+        type=int,
+        nargs="+",
+        default=None,
+        help="Hidden layers; with panels: a filter.",
+    )
+    parser.add_argument(
+        "--sweep.mlist", type=int, nargs="+", default=None, help="Hidden widths m (replace the panels')."
+    )
+    parser.add_argument(
+        "--sweep.slist", type=int, nargs="+", default=None, help="Budgets s (replace the panels')."
+    )
+    parser.add_argument("--sweep.seedlist", type=int, nargs="+", default=[0], help="Seeds.")
+    parser.add_argument(
+        "--sweep.overwrite",
+        type=bool,
+        default=False,
+        help="Run again points whose result.json says done.",
+    )
+
+
+def add_launch_arguments(parser: LightningArgumentParser) -> None:
+    """Where and how the points run: worker processes, Ray, claims."""
+    parser.add_argument(
+        "--sweep.workers",
+        type=int,
+        default=1,
+        help="Worker processes on the CPU (on GPUs: one per device in trainer.devices).",
+    )
+    parser.add_argument(
+        "--sweep.launcher",
+        type=Literal["local", "ray"],
+        default="local",
+        help="Where jobs run: local (this process, or sweep.workers / one process per GPU) or ray "
+        "(Ray tasks on a local Ray or the cluster at sweep.ray_address; pip install -e '.[ray]').",
+    )
+    parser.add_argument(
+        "--sweep.ray_address",
+        type=str | None,
+        default=None,
+        help="With sweep.launcher ray: auto (the cluster ray start runs here), an address "
+        "(host:6379), local (a new Ray on this machine), or unset (Ray's choice: $RAY_ADDRESS, the "
+        "cluster ray start left here, else a new local Ray).",
+    )
+    parser.add_argument(
+        "--sweep.ray_batch", type=int, default=4, help="With sweep.launcher ray: jobs per Ray task."
+    )
+    parser.add_argument(
+        "--sweep.ray_cpus",
+        type=int,
+        default=1,
+        help="With sweep.launcher ray: cores each task asks for (and trains with).",
+    )
+    parser.add_argument(
+        "--sweep.ray_max_retries",
+        type=int,
+        default=3,
+        help="With sweep.launcher ray: runs of a task again after its worker or node died.",
+    )
+    parser.add_argument(
+        "--sweep.claim_stale_s",
+        type=float,
+        default=DEFAULT_STALE_S,
+        help="A point claimed by a sweep whose heartbeat is older than this (seconds) is taken over.",
+    )
+
+
+def add_point_arguments(parser: LightningArgumentParser) -> None:
+    """Sweep settings that each point's run takes: precision of IMP, gate seed, export, draws."""
+    parser.add_argument(
+        "--sweep.imp_precision",
+        type=str,
+        default="32-true",
+        help="trainer.precision of IMP points (the paper trains IMP in float32, AIHT in float64).",
+    )
+    parser.add_argument(
+        "--sweep.gate_seed",
+        type=Literal["paper", "run"],
+        default="paper",
+        help="Random gates of minibatch AIHT on the planted and INR tasks: 'paper' draws them "
+        "with seed 0 whatever the run's seed, as the paper's code does; 'run' with the run's seed.",
+    )
+    parser.add_argument(
+        "--sweep.export",
+        type=bool,
+        default=True,
+        help="Save each finished point's trained network as its nonzeros (sparse_network.pt).",
+    )
+    parser.add_argument(
+        "--sweep.draws",
+        type=Literal["numpy", "cupy"],
+        default="numpy",
+        help="Generator of AIHT's random gates, vector start values, count-sketch signs and Gaussian "
+        "sensing columns: 'numpy' as the paper's code on a CPU; 'cupy' as its GPU runs (SPEC §8; "
+        "needs a CUDA GPU and pip install -e '.[cupy]').",
+    )
 
 
 def _num_features(datamodule) -> int:

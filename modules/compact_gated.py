@@ -35,7 +35,6 @@ class CompactGated(nn.Module):
         memory_mb: the budget of one chunk of the full gradient (about twice this is used).
     """
 
-    has_gates = True
     storage = "compact"
 
     def __init__(

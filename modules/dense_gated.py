@@ -29,7 +29,6 @@ class DenseGated(DenseWeights):
         memory_mb: memory for gate patterns while computing the full gradient.
     """
 
-    has_gates = True
     storage = "dense"
 
     def __init__(

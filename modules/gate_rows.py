@@ -13,7 +13,7 @@ from datamodules import cupy_draws
 from modules.gates import gate_seed_offset
 from modules.sparse_rows import dense_rows, units_of
 
-SETTING = "model.draws"
+SETTING = "model.net.draws"
 
 
 class RandomGateRows:

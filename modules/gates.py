@@ -41,5 +41,5 @@ def gate_tensor(
     ``numpy`` (``random_gates``) or ``cupy`` (``datamodules/cupy_draws.py``, on a CUDA GPU)."""
     device = torch.device(device)
     if draws == "cupy":
-        return cupy_draws.gates(width, input_dim, seed, device, setting="model.draws")
+        return cupy_draws.gates(width, input_dim, seed, device, setting="model.net.draws")
     return torch.from_numpy(random_gates(width, input_dim, seed)).to(device)

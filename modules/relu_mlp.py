@@ -5,8 +5,10 @@ import itertools
 import torch
 from torch import Tensor, nn
 
+from modules.network import Network
 
-class ReluMLP(nn.Module):
+
+class ReluMLP(Network):
     """Linear(d→m), (L−1) × Linear(m→m), Linear(m→k), ReLU between them, no bias terms.
 
     The layers are built in that order right after seeding torch's CPU generator with ``seed``
@@ -14,10 +16,16 @@ class ReluMLP(nn.Module):
     inside a forked generator so the global one is left untouched. The generator's state right
     after the layers, ``initial_rng_state``, is where the paper's data loaders start drawing
     (SPEC §5): IMP replays that stream privately (``callbacks/imp/order.py``).
+
+    Args: the sizes and the seed (``modules/network.py``).
     """
 
-    def __init__(self, input_dim: int, width: int, output_dim: int, num_layers: int, seed: int) -> None:
-        super().__init__()
+    name = "relu"
+
+    def __init__(
+        self, width: int = 10, input_dim: int = 100, output_dim: int = 1, num_layers: int = 1, seed: int = 0
+    ) -> None:
+        super().__init__(width, input_dim, output_dim, num_layers, seed)
         sizes = [input_dim] + [width] * num_layers + [output_dim]
         with torch.random.fork_rng(devices=[]):
             torch.default_generator.manual_seed(seed)
@@ -30,6 +38,11 @@ class ReluMLP(nn.Module):
         for layer in self.layers[:-1]:
             x = torch.relu(layer(x))
         return self.layers[-1](x)
+
+    def predict(self, x: Tensor) -> Tensor:
+        """The output, a scalar output's last dimension squeezed."""
+        out = self(x)
+        return out.squeeze(-1) if self.output_dim == 1 else out
 
     def prunable(self) -> list[tuple[nn.Module, str]]:
         """Every weight matrix, output layer included: what global magnitude pruning ranks."""

@@ -21,10 +21,10 @@ def choose_storage(
 ) -> str:
     """``dense`` or ``compact``: as asked, or for ``auto`` by the dense state's size."""
     if storage not in STORAGES:
-        raise ValueError(f"model.storage must be one of {', '.join(STORAGES)}, got {storage!r}")
+        raise ValueError(f"model.net.storage must be one of {', '.join(STORAGES)}, got {storage!r}")
     if storage != "auto":
         return storage
     if dense_memory_mb <= 0:
-        raise ValueError(f"model.dense_memory_mb must be positive, got {dense_memory_mb}")
+        raise ValueError(f"model.net.dense_memory_mb must be positive, got {dense_memory_mb}")
     too_big = dense_state_bytes(width, input_dim, output_dim, num_layers) > dense_memory_mb * 2**20
     return "compact" if too_big else "dense"

@@ -10,7 +10,19 @@ from callbacks.aiht import AIHT, LayerByLayer
 from callbacks.imp import IMP
 from datamodules.planted import PlantedMLPDataModule
 from lightning_app.cli import fit
+from modules.gated_mlp import GatedMLP
+from modules.relu_mlp import ReluMLP
 from modules.sparse_mlp import SparseMLP
+
+
+def gated_model(loss: str = "mse", **net_kwargs) -> SparseMLP:
+    """The module around AIHT's gated network; ``net_kwargs`` are ``GatedMLP``'s settings."""
+    return SparseMLP(GatedMLP(**net_kwargs), loss=loss)
+
+
+def relu_model(loss: str = "mse", **net_kwargs) -> SparseMLP:
+    """The module around IMP's ReLU MLP; ``net_kwargs`` are ``ReluMLP``'s settings."""
+    return SparseMLP(ReluMLP(**net_kwargs), loss=loss)
 
 
 def resume_from(path, **every) -> dict:
@@ -75,7 +87,7 @@ def tiny_run(
         batch_size=batch_size,
         num_layers=num_layers,
     )
-    model = SparseMLP(width=m, input_dim=d, seed=seed, num_layers=num_layers, **(model_kwargs or {}))
+    model = gated_model(width=m, input_dim=d, seed=seed, num_layers=num_layers, **(model_kwargs or {}))
     aiht = AIHT(sparsity=s, convex=convex)
     rec = Recorder()
     kwargs = dict(
@@ -104,7 +116,7 @@ def imp_run(
 ):
     """IMP on a tiny planted problem through the real Lightning pipeline (float32, full batch)."""
     dm = PlantedMLPDataModule(width=m, sparsity=s, seed=seed, nmeasurements=n, input_dim=d)
-    model = SparseMLP(width=m, input_dim=d, seed=seed, network="relu")
+    model = relu_model(width=m, input_dim=d, seed=seed)
     imp = IMP(targets=targets or [s], **(imp_kwargs or {}))
     kwargs = dict(
         max_epochs=epochs,

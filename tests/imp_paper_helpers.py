@@ -5,8 +5,7 @@ import torch
 from pytorch_lightning import Callback, Trainer
 
 from callbacks.imp import IMP
-from modules.sparse_mlp import SparseMLP
-from tests.helpers import QUIET
+from tests.helpers import QUIET, relu_model
 
 
 class RoundBatches(Callback):
@@ -37,13 +36,12 @@ def project_imp(
 ):
     """IMP on ``datamodule`` through the real pipeline (float32); returns (model, imp, batches),
     batches None unless ``record_batches`` (they are copies of every step's batch: large)."""
-    model = SparseMLP(
+    model = relu_model(
         width=m,
         input_dim=datamodule.num_features,
         output_dim=datamodule.output_dim,
         seed=seed,
         num_layers=num_layers,
-        network="relu",
         loss=loss,
     )
     imp = IMP(targets=targets, prune_iters=prune_iters)

@@ -103,13 +103,13 @@ def test_compact_state_holds_pairs_only():
 
 
 def test_auto_takes_compact_above_the_budget():
-    from modules.sparse_mlp import SparseMLP
+    from tests.helpers import gated_model
 
-    assert SparseMLP(width=1000, input_dim=100).storage == "dense"
-    assert SparseMLP(width=1000, input_dim=100, dense_memory_mb=1).storage == "compact"
-    assert SparseMLP(width=10**6, input_dim=100).storage == "compact"
-    with pytest.raises(ValueError, match="model.storage"):
-        SparseMLP(storage="sparse")
+    assert gated_model(width=1000, input_dim=100).storage == "dense"
+    assert gated_model(width=1000, input_dim=100, dense_memory_mb=1).storage == "compact"
+    assert gated_model(width=10**6, input_dim=100).storage == "compact"
+    with pytest.raises(ValueError, match="model.net.storage"):
+        gated_model(storage="sparse")
 
 
 @pytest.mark.parametrize("batch_size", [0, 16])

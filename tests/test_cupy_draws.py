@@ -23,9 +23,8 @@ from lightning_app.plan.errors import SettingsError
 from lightning_app.plan.identity import flat_settings
 from lightning_app.run.point_run import PointRunner
 from modules.gates import gate_tensor
-from modules.sparse_mlp import SparseMLP
 from tests.fake_cupy import fake_cupy
-from tests.helpers import QUIET, run_fit
+from tests.helpers import QUIET, gated_model, run_fit
 from tests.reference import spec_gates
 from tests.reference_sketch import spec_sign_table
 from tests.reference_vector import spec_start_values
@@ -117,10 +116,12 @@ def test_a_cupy_that_cannot_reach_the_gpu_is_refused(monkeypatch, cuda_here):
 
 
 def test_models_and_datamodules_name_their_own_setting(no_cuda, no_cupy):
-    model = SparseMLP(width=3, input_dim=4, draws="cupy")
+    model = gated_model(width=3, input_dim=4, draws="cupy")
     dm = PlantedMLPDataModule(width=3, sparsity=2, nmeasurements=16, input_dim=4)
     trainer = Trainer(callbacks=[AIHT(sparsity=2)], max_epochs=1, **QUIET)
-    with pytest.raises(cupy_draws.DrawsUnavailable, match="^model.draws=cupy draws with CuPy on a CUDA GPU"):
+    with pytest.raises(
+        cupy_draws.DrawsUnavailable, match="^model.net.draws=cupy draws with CuPy on a CUDA GPU"
+    ):
         trainer.fit(model, datamodule=dm)
     dm = GaussianSparseDataModule(width=20, sparsity=2, nmeasurements=5, draws="cupy")
     with pytest.raises(cupy_draws.DrawsUnavailable, match="^data.draws=cupy draws with CuPy"):
@@ -128,10 +129,10 @@ def test_models_and_datamodules_name_their_own_setting(no_cuda, no_cupy):
 
 
 def test_unknown_draws_and_draws_set_past_the_sweep_are_refused():
-    with pytest.raises(ValueError, match="model.draws must be one of numpy, cupy, got 'jax'"):
-        SparseMLP(draws="jax")
-    with pytest.raises(SettingsError, match="model.draws=cupy: the sweep sets .* use --sweep.draws cupy"):
-        SweepCLI([*PLANTED, "--model.draws=cupy"])
+    with pytest.raises(ValueError, match="model.net.draws must be one of numpy, cupy, got 'jax'"):
+        gated_model(draws="jax")
+    with pytest.raises(SettingsError, match="model.net.draws=cupy: the sweep sets .* use --sweep.draws cupy"):
+        SweepCLI([*PLANTED, "--model.net.draws=cupy"])
 
 
 # The setting reaches every draw, and only cupy changes a point's identity.
@@ -218,7 +219,7 @@ def two_layer_vector_run(draws: str, storage: str = "dense"):
     dm = PlantedMLPDataModule(
         width=m, sparsity=s, seed=seed, nmeasurements=64, input_dim=d, output_dim=k, num_layers=2
     )
-    model = SparseMLP(
+    model = gated_model(
         width=m, input_dim=d, seed=seed, output_dim=k, num_layers=2, draws=draws, storage=storage
     )
     aiht, rec = AIHT(sparsity=s), VectorRecorder()

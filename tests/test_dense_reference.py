@@ -11,8 +11,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 
 from callbacks.imp import IMP
 from datamodules.planted import PlantedMLPDataModule
-from modules.sparse_mlp import SparseMLP
-from tests.helpers import QUIET, imp_run, resume_from, run_fit
+from tests.helpers import QUIET, imp_run, relu_model, resume_from, run_fit
 
 
 class FirstRoundBatches(Callback):
@@ -62,7 +61,7 @@ def imp_fit(batch_size: int, measure_dense: bool = True):
     dm = PlantedMLPDataModule(
         width=m, sparsity=6, seed=seed, nmeasurements=64, input_dim=d, batch_size=batch_size
     )
-    model = SparseMLP(width=m, input_dim=d, seed=seed, network="relu")
+    model = relu_model(width=m, input_dim=d, seed=seed)
     imp = IMP(targets=[10])
     imp.rng_states = []
     measure = imp._measure_dense

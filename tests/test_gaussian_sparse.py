@@ -12,6 +12,7 @@ from callbacks.aiht import AIHT
 from datamodules.gaussian_columns import GaussianColumns
 from datamodules.gaussian_sparse import GaussianSparseDataModule
 from lightning_app.cli import SweepCLI
+from modules.linear_sensing import LinearSensing
 from modules.sensing_product import SensingProduct
 from modules.sparse_mlp import SparseMLP
 from tests.helpers import QUIET, run_fit
@@ -113,7 +114,7 @@ class LargestDraw:
 
 def gaussian_fit(n_cols, s, n, seed, epochs, block_size=256, refine_steps=3):
     dm = GaussianSparseDataModule(width=n_cols, sparsity=s, seed=seed, nmeasurements=n, block_size=block_size)
-    model = SparseMLP(width=n_cols, input_dim=dm.num_features, seed=seed, network="linear")
+    model = SparseMLP(LinearSensing(width=n_cols, input_dim=dm.num_features, seed=seed))
     rec = Iterates()
     trainer = Trainer(
         max_epochs=epochs,

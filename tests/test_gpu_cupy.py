@@ -17,8 +17,7 @@ from datamodules.cupy_draws import to_torch
 from datamodules.gaussian_columns import GaussianColumns
 from datamodules.planted import PlantedMLPDataModule
 from modules.gates import gate_tensor
-from modules.sparse_mlp import SparseMLP
-from tests.helpers import QUIET, run_fit
+from tests.helpers import QUIET, gated_model, run_fit
 from tests.reference_sketch import spec_sign_table
 
 pytestmark = [
@@ -84,7 +83,7 @@ def test_gates_equal_cupy(seed):
 @pytest.mark.parametrize("seed", [0, 5])
 def test_a_model_with_cupy_draws_trains_with_cupy_gates(seed):
     m, d = 6, 9
-    model = SparseMLP(width=m, input_dim=d, seed=seed, draws="cupy")
+    model = gated_model(width=m, input_dim=d, seed=seed, draws="cupy")
     dm = PlantedMLPDataModule(width=m, sparsity=8, seed=seed, nmeasurements=64, input_dim=d)
     trainer = Trainer(
         callbacks=[AIHT(sparsity=8, convex=True)],  # convex: the random gates stay

@@ -79,9 +79,9 @@ SAME = {  # method → settings that do not
         "--sweep.overwrite=true",
         "--sweep.seedlist 0 5",
         "--sweep.mlist 2 7",
-        "--model.gradient_memory_mb=1",
-        "--model.storage=compact",
-        "--model.dense_memory_mb=1",
+        "--model.net.gradient_memory_mb=1",
+        "--model.net.storage=compact",
+        "--model.net.dense_memory_mb=1",
         "--sweep.ray_batch=2",
         "--sweep.export=false",
         "--model.lr=0.5",
@@ -126,3 +126,21 @@ def test_the_identity_is_plain_json_that_survives_a_round_trip(base_identities):
     assert base_identities["aiht"]["trainer"]["precision"] == "64-true"
     assert base_identities["imp"]["trainer"]["precision"] == "32-true"
     assert "aiht" not in base_identities["imp"] and "imp" not in base_identities["aiht"]
+
+
+def test_a_setting_recorded_as_null_and_now_absent_is_the_same_setting():
+    before = {"model": {"gate_seed": None, "loss": "mse", "lr": 0.001}}  # an IMP point's, as recorded
+    assert identity_changes(before, {"model": {"loss": "mse", "lr": 0.001}}) == []
+    assert identity_changes({"model": {"loss": "mse", "lr": 0.001}}, before) == []
+    assert identity_changes({"model": {"gate_seed": 0, "loss": "mse"}}, {"model": {"loss": "mse"}}) == [
+        "model.gate_seed: 0 → '(not set)'"
+    ]
+    assert identity_changes({"model": {"gate_seed": None}}, {"model": {"gate_seed": False}}) != []
+
+
+def test_the_identity_describes_the_computation_not_the_code(base_identities):
+    assert base_identities["aiht"]["model"] == {"gate_seed": None, "loss": "mse"}
+    assert base_identities["imp"]["model"] == {"loss": "mse", "lr": 0.001}  # a ReLU MLP has no gates
+    gated = identity("aiht", "--model.net.gate_seed=3")
+    assert identity_changes(base_identities["aiht"], gated) == ["model.gate_seed: None → 3"]
+    assert identity_changes(base_identities["imp"], identity("imp", "--model.net.gate_seed=3")) == []

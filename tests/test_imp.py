@@ -10,8 +10,7 @@ from callbacks.imp import IMP
 from callbacks.imp.schedule import prune_schedule
 from datamodules.planted import PlantedMLPDataModule
 from modules.relu_mlp import ReluMLP
-from modules.sparse_mlp import SparseMLP
-from tests.helpers import imp_run, resume_from
+from tests.helpers import gated_model, imp_run, resume_from
 from tests.reference_imp import spec_imp
 
 
@@ -144,9 +143,9 @@ def test_resume_from_checkpoint_equals_uninterrupted(tmp_path, stop_epoch):
 def test_bad_settings_name_the_setting():
     with pytest.raises(ValueError, match="imp.rewind_steps"):
         IMP(targets=[5], rewind_steps=-1)
-    with pytest.raises(ValueError, match="model.network"):
+    with pytest.raises(ValueError, match="model.net"):
         Trainer(max_epochs=1, callbacks=[IMP(targets=[5])], logger=False).fit(
-            SparseMLP(width=4, input_dim=6),
+            gated_model(width=4, input_dim=6),
             datamodule=PlantedMLPDataModule(width=4, nmeasurements=32, input_dim=6),
         )
 

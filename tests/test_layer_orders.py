@@ -12,8 +12,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from callbacks.aiht import AIHT, LayerByLayer
 from datamodules.planted import PlantedMLPDataModule
-from modules.sparse_mlp import SparseMLP
-from tests.helpers import QUIET, Recorder, resume_from
+from tests.helpers import QUIET, Recorder, gated_model, resume_from
 from tests.reference import dense_a, spec_gates, spec_planted_layers, spec_update
 
 N, D, M, S, BATCH, EPOCHS, LAYERS, SEED = 200, 10, 6, 20, 50, 3, 2, 1
@@ -48,7 +47,7 @@ def project_run(gate_seed: int | None, callbacks=(), ckpt_path=None, **trainer_k
     dm = PlantedMLPDataModule(
         width=M, sparsity=S, seed=SEED, nmeasurements=N, input_dim=D, batch_size=BATCH, num_layers=LAYERS
     )
-    model = SparseMLP(width=M, input_dim=D, seed=SEED, num_layers=LAYERS, gate_seed=gate_seed)
+    model = gated_model(width=M, input_dim=D, seed=SEED, num_layers=LAYERS, gate_seed=gate_seed)
     rec = Recorder()
     kwargs = dict(max_epochs=EPOCHS, precision="64-true", **QUIET)
     kwargs.update(trainer_kwargs)

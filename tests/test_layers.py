@@ -75,12 +75,11 @@ def test_vector_outputs_keep_only_w1_of_finished_layers():
 
     from callbacks.aiht import AIHT, LayerByLayer
     from datamodules.planted import PlantedMLPDataModule
-    from modules.sparse_mlp import SparseMLP
-    from tests.helpers import QUIET, Recorder
+    from tests.helpers import QUIET, Recorder, gated_model
 
     m, s, k = 5, 40, 3
     dm = PlantedMLPDataModule(width=m, sparsity=s, nmeasurements=200, input_dim=D, output_dim=k, num_layers=2)
-    model = SparseMLP(width=m, input_dim=D, output_dim=k, num_layers=2)
+    model = gated_model(width=m, input_dim=D, output_dim=k, num_layers=2)
     aiht, rec = AIHT(sparsity=s), Recorder()
     trainer = Trainer(
         max_epochs=E,

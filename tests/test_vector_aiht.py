@@ -13,9 +13,8 @@ from callbacks.aiht import AIHT
 from callbacks.aiht.importance import ExactImportance, make_importance
 from callbacks.aiht.selection import StreamingSelection
 from callbacks.aiht.vector import initial_row, vector_step_size
-from modules.sparse_mlp import SparseMLP
 from modules.vector_ops import gated_vector_product, unit_gradients, vector_loss
-from tests.helpers import resume_from, run_fit
+from tests.helpers import gated_model, resume_from, run_fit
 from tests.reference_vector import ExactAccumulator, SketchAccumulator, spec_prediction, spec_vector_run
 from tests.vector_helpers import OneHotData, tiny_vector_run
 
@@ -190,7 +189,7 @@ class CapturingAIHT(AIHT):
 def test_training_step_leaves_the_residual_before_the_update():
     """The module's R is autograd's dLoss/dY_hat at the weights before the update: (softmax − B)/n."""
     dm = OneHotData(64, D, K, batch_size=16)
-    model = SparseMLP(width=M, input_dim=D, output_dim=K, loss="crossentropy")
+    model = gated_model(width=M, input_dim=D, output_dim=K, loss="crossentropy")
     aiht = CapturingAIHT(sparsity=12)
     trainer = Trainer(
         max_epochs=2, precision="64-true", logger=False, enable_checkpointing=False,
@@ -251,9 +250,9 @@ def test_cli_links_output_dim_and_records_the_point(tmp_path):
 
 def test_crossentropy_needs_vector_outputs():
     with pytest.raises(ValueError, match="model.loss"):
-        SparseMLP(width=2, input_dim=3, loss="crossentropy")
+        gated_model(width=2, input_dim=3, loss="crossentropy")
     with pytest.raises(ValueError, match="model.loss"):
-        SparseMLP(width=2, input_dim=3, output_dim=3, loss="hinge")
+        gated_model(width=2, input_dim=3, output_dim=3, loss="hinge")
 
 
 def test_selection_streams_blocks_in_order_by_importance():

@@ -7,8 +7,7 @@ from pytorch_lightning import Callback, LightningDataModule, Trainer
 from callbacks.aiht import AIHT
 from datamodules.planted import PlantedMLPDataModule
 from datamodules.tensor_batches import TensorBatches
-from modules.sparse_mlp import SparseMLP
-from tests.helpers import QUIET
+from tests.helpers import QUIET, gated_model
 
 
 class VectorRecorder(Callback):
@@ -78,7 +77,7 @@ def tiny_vector_run(
         dm = PlantedMLPDataModule(
             width=m, sparsity=s, seed=seed, nmeasurements=n, input_dim=d, output_dim=k, batch_size=batch_size
         )
-    model = SparseMLP(width=m, input_dim=d, seed=seed, output_dim=k, loss=loss, **(model_kwargs or {}))
+    model = gated_model(width=m, input_dim=d, seed=seed, output_dim=k, loss=loss, **(model_kwargs or {}))
     aiht = AIHT(sparsity=s, convex=convex, importance=importance)
     rec = VectorRecorder()
     kwargs = dict(

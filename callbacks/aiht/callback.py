@@ -3,8 +3,8 @@
 The module's training step leaves the residual r = A w − b of the batch (and, for a network
 held densely, the full gradient g = A^T r in ``weight.grad``: the gradient of ½‖A w − b‖² with
 the gates held constant). This callback, in ``on_before_optimizer_step``, turns it into one
-AIHT update through the network's own arithmetic (``pl_module.net``: dense or compact state,
-``modules/dense_weights.py``, ``modules/compact_gated.py``):
+AIHT update through the methods every AIHT network states (``pl_module.net``,
+``modules/aiht_network.py``; dense or compact state alike):
 
 1. step size mu = ‖g_S‖² / (‖A_S g_S‖² + 1e-8) on the current support S (1e-14 if empty);
 2. t = w − mu·g, keep its s largest-magnitude nonzero entries: w~ on support S~
@@ -25,6 +25,7 @@ from torch import Tensor
 
 from callbacks.aiht.importance import IMPORTANCE_KINDS
 from callbacks.aiht.vector import VectorAIHT
+from modules.aiht_network import AIHTNetwork, ScalarUpdate, VectorUpdate
 
 FIRST_STEP_SIZE = 1e-14
 ARMIJO = 0.9
@@ -88,24 +89,31 @@ class AIHT(Callback):
     def budget(self, pl_module: LightningModule) -> int:
         """The effective s of the layer in training: s / L (SPEC §4), capped at its weight count
         (W1 and W2 together for vector outputs)."""
-        share = int(self.sparsity / pl_module.num_layers)
+        share = int(self.sparsity / pl_module.net.num_layers)
         return min(share, pl_module.net.num_weights)
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
-        pl_module.convex = self.convex
+        net = pl_module.net
+        update = VectorUpdate if net.output_dim > 1 else ScalarUpdate
+        if not (isinstance(net, AIHTNetwork) and isinstance(net, update)):
+            raise TypeError(
+                f"AIHT trains a network with {update.__name__} (modules/aiht_network.py): "
+                f"model.net is {type(net).__name__}; use modules.gated_mlp.GatedMLP"
+            )
+        net.set_convex(self.convex)
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
         self._batch, self._batch_idx = batch, batch_idx
 
     @torch.no_grad()
     def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
-        if pl_module.output_dim > 1:
+        net = pl_module.net
+        if net.output_dim > 1:
             self._vector_update(trainer, pl_module)
             return
         x, b = self._batch
         self._batch = None
-        net, r = pl_module.net, pl_module.residual
-        pl_module.residual = None
+        r = pl_module.residual
 
         support, _ = net.support()
         if support.numel() > 0:
@@ -128,11 +136,7 @@ class AIHT(Callback):
         net.assign(kept, values)
         self.updates += 1
         self.step_size = float(mu)
-        if (
-            pl_module.has_gates
-            and not self.convex
-            and trainer.current_epoch - pl_module.layer_start_epoch >= 1
-        ):
+        if not self.convex and trainer.current_epoch - net.layer_start_epoch >= 1:
             net.follow_weights()
 
         mse = float(f) / b.numel()
@@ -162,7 +166,7 @@ class AIHT(Callback):
             raise self._diverged(alpha)
         self.updates += 1
         self.step_size = alpha
-        if not self.convex and trainer.current_epoch - pl_module.layer_start_epoch >= 1:
+        if not self.convex and trainer.current_epoch - pl_module.net.layer_start_epoch >= 1:
             pl_module.net.follow_weights()
         pl_module.log_dict({"train/step_size": alpha, "train/nnz": float(kept)}, on_step=True, on_epoch=False)
 

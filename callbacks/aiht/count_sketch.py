@@ -52,7 +52,7 @@ def numpy_sign_block(block: int, device: torch.device | str = "cpu") -> Tensor:
 def cupy_sign_block(block: int, device: torch.device | str = "cpu") -> Tensor:
     """Block B's signs as the paper's GPU runs draw them: ``cp.random.seed(B)`` then
     ``cp.random.choice([-1, 1], size=(100000, 4))`` (``datamodules/cupy_draws.py``)."""
-    return cupy_draws.sign_table(block, (SIGN_BLOCK, ROWS), torch.device(device), "model.draws")
+    return cupy_draws.sign_table(block, (SIGN_BLOCK, ROWS), torch.device(device), "model.net.draws")
 
 
 SIGN_SOURCES: dict[str, Callable[[int, torch.device], Tensor]] = {

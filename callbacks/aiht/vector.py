@@ -6,7 +6,7 @@ reading and writing the network's rows through its own methods (dense or compact
 
 1. start: at the first update (full batch) or the first batch of every epoch (minibatches),
    every all-zero row w1_j (w2_j) takes numpy's ``seed(j)`` then ``uniform(±1/sqrt(d·m))``
-   (``±1/sqrt(m·k)``) draws, or CuPy's with the model's ``draws: cupy`` (SPEC §8); these values
+   (``±1/sqrt(m·k)``) draws, or CuPy's with the network's ``draws: cupy`` (SPEC §8); these values
    enter the gradients and the new values only;
 2. gradients grad w1_j = P_j w2_j and grad w2_j = P_j^T w1_j, P_j = (D_j X)^T R;
 3. new values w − alpha·grad with the fixed step size alpha (0.005; 2 for small budgets;
@@ -57,7 +57,7 @@ def initialise_zero_rows(block: Tensor, units: list[int], bound: float, draws: s
     if draws == "cupy":
         if rows:
             values = cupy_draws.start_values(
-                [units[r] for r in rows], block.shape[1], bound, block.device, "model.draws"
+                [units[r] for r in rows], block.shape[1], bound, block.device, "model.net.draws"
             )
             block[rows] = values.to(block)
         return
@@ -87,7 +87,7 @@ def vector_update(
     """One update of SPEC §3, written into the network ``net`` (dense or compact state: it gives
     its support over [W1; W2], the rows of W1, W2 and the gates of any units, and takes the
     result); returns the number of kept entries."""
-    m, d, k = net.width, net.input_dim, net.output_dim
+    m, d, k = net.width, net.layer_inputs, net.output_dim
     support, support_values = net.vector_support()
     selection = StreamingSelection(importance, budget, support, support_values.clone())
     size = units_per_chunk(x.shape[0], x.element_size(), memory_mb)
@@ -143,15 +143,13 @@ class VectorAIHT:
 
     def update(self, trainer, pl_module, x: Tensor, batch_idx: int, budget: int) -> tuple[float, int]:
         """One update from the residual the training step left; returns (step size, kept entries)."""
-        r = pl_module.residual
-        pl_module.residual = None
-        net = pl_module.net
-        if self.importance is not None and self.importance_layer != pl_module.layer:
+        r, net = pl_module.residual, pl_module.net
+        if self.importance is not None and self.importance_layer != net.layer:
             self.importance = None  # a new hidden layer is a new AIHT run (SPEC §4): fresh importances
-        self.importance_layer = pl_module.layer
+        self.importance_layer = net.layer
         if self.importance is None:
             self.importance = make_importance(
-                self.kind, net.num_weights, budget, r.device, r.dtype, signs=pl_module.draws
+                self.kind, net.num_weights, budget, r.device, r.dtype, signs=net.draws
             )
             if self._saved_state is not None:
                 if self._saved_state.get("kind") != self.kind:
@@ -163,7 +161,7 @@ class VectorAIHT:
                 self._saved_state = None
         alpha = vector_step_size(budget, net.width, pl_module.loss == "crossentropy")
         # Full batch: start values at the first update only; minibatches: at every epoch's first.
-        layer_epoch = trainer.current_epoch - pl_module.layer_start_epoch
+        layer_epoch = trainer.current_epoch - net.layer_start_epoch
         initialise = batch_idx == 0 and (layer_epoch == 0 or trainer.num_training_batches > 1)
         kept = vector_update(
             x,
@@ -173,8 +171,8 @@ class VectorAIHT:
             budget,
             alpha,
             initialise,
-            pl_module.gradient_memory_mb,
-            pl_module.draws,
+            net.gradient_memory_mb,
+            net.draws,
         )
         return alpha, kept
 

@@ -44,10 +44,11 @@ from torch.nn.utils import prune
 from callbacks.imp.metric import batches_in_order, paper_metric
 from callbacks.imp.order import GlobalStream, IMPOrder, draws_per_pass
 from callbacks.imp.schedule import check_prune_iters, idle_rounds_before, prune_schedule
+from modules.relu_mlp import ReluMLP
 
 
 class IMP(Callback):
-    """Iterative magnitude pruning with rewinding, for ``SparseMLP(network="relu")``.
+    """Iterative magnitude pruning with rewinding, for ``SparseMLP`` around a ``ReluMLP``.
 
     Args:
         targets: the budgets s to record (the sweep sets them per point or per trajectory).
@@ -92,8 +93,11 @@ class IMP(Callback):
         self.networks: dict[int, list[torch.Tensor]] = {}
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
-        if pl_module.network != "relu":
-            raise ValueError("IMP prunes the plain ReLU MLP: set model.network to 'relu'")
+        if not isinstance(pl_module.net, ReluMLP):
+            raise ValueError(
+                f"IMP prunes the plain ReLU MLP, and model.net is {type(pl_module.net).__name__}: "
+                "set model.net to modules.relu_mlp.ReluMLP"
+            )
         if trainer.datamodule is None:
             raise ValueError("IMP needs a datamodule: it measures on the task's data after each prune")
         if self.epochs_per_round is None:

@@ -22,6 +22,7 @@ from jsonargparse import Namespace
 
 from datamodules.cupy_draws import load_cupy
 from lightning_app.plan.errors import SettingsError
+from lightning_app.plan.networks import GATED_MLP, task_class
 
 AIHT_PRECISIONS = ("64-true", "32-true")
 IMP_PRECISIONS = ("32-true", "64-true")
@@ -118,6 +119,7 @@ def check_panel_settings(config: Namespace, method: str, num_layers: int, where:
         if lr is not None and not lr > 0:
             raise SettingsError(f"model.lr={lr}{where}: Adam's learning rate must be positive (1e-3)")
     check_training_length(config.trainer, method, num_layers, where)
+    check_network_class(config, where)
     check_draws_settings(config, where)
     for group in ("optimizer", "lr_scheduler"):
         if config.get(group) is not None:
@@ -127,10 +129,25 @@ def check_panel_settings(config: Namespace, method: str, num_layers: int, where:
             )
 
 
+def check_network_class(config: Namespace, where: str = "") -> None:
+    """``model.net``'s class is chosen per point (IMP's ReLU MLP, or the task's AIHT network): the
+    config's class only says whose settings it holds, the AIHT network's."""
+    net = config.model.get("net")
+    class_path = net.get("class_path") if isinstance(net, Namespace) else net
+    if class_path not in (GATED_MLP, task_class(config).network):
+        raise SettingsError(
+            f"model.net={class_path}{where}: the sweep sets each point's network from its method "
+            f"(IMP: the ReLU MLP; AIHT: the task's network, {GATED_MLP} but for Gaussian "
+            "sensing); give only the AIHT network's settings, e.g. --model.net.storage compact"
+        )
+
+
 def check_draws_settings(config: Namespace, where: str = "") -> None:
-    """``model.draws`` and ``data.draws`` are set per point from ``sweep.draws``."""
+    """``model.net.draws`` and ``data.draws`` are set per point from ``sweep.draws``."""
     data = config.data.get("init_args") or Namespace()
-    for name, value in (("model.draws", config.model.get("draws")), ("data.draws", data.get("draws"))):
+    net = config.model.get("net")
+    net_args = (net.get("init_args") if isinstance(net, Namespace) else None) or Namespace()
+    for name, value in (("model.net.draws", net_args.get("draws")), ("data.draws", data.get("draws"))):
         if value not in (None, "numpy", config.sweep.draws):
             raise SettingsError(
                 f"{name}={value}{where}: the sweep sets every point's draws from sweep.draws; "

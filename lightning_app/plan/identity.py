@@ -1,15 +1,18 @@
 """A point's identity: every setting that changes what the point computes, beyond its place in
 the grid (task, method, hidden layers, m, s, seed).
 
-It holds the datamodule's class and init args, the model's init args, the trainer's settings,
-and the method's own group (``aiht.*`` or ``imp.*``), all as plain JSON values; the precision is
+It holds the datamodule's class and init args, the model's settings (the module's and those of
+the network the point trains, in one flat group: what is computed, not which class of the code
+computes it), the trainer's settings, and the method's own group (``aiht.*`` or ``imp.*``), all as
+plain JSON values; the precision is
 the one the point trains in (``sweep.imp_precision`` for IMP), in Lightning's own name. Left out
 are the values the sweep sets per point, and what only says where or how a point runs: the
 devices, the number of workers, logging and progress, folders and downloads, and settings that
 give the same iterates (the gradient's memory budget; dense or compact storage and the budget
 ``auto`` chooses by, which agree to relative 1e-10 in float64, ``tests/test_compact_aiht.py``).
 A finished point records its identity in ``result.json``; a rerun into its folder must have the
-same one.
+same one. A setting recorded as null and now absent (a network that no longer takes it, as IMP's
+ReLU MLP has no gate seed) is the same setting.
 """
 
 import math
@@ -18,12 +21,13 @@ from jsonargparse import Namespace
 
 from lightning_app.plan.checks import unified_precision
 from lightning_app.plan.grid import GridPoint
+from lightning_app.plan.networks import network_of, network_settings, task_class
 
 #: Set by the sweep per point (the point's place in the grid, or ``sweep.draws``) or linked from
 #: the datamodule.
 PER_POINT = {
     "data": {"width", "sparsity", "seed", "num_layers", "draws"},
-    "model": {"width", "seed", "num_layers", "network", "input_dim", "output_dim", "draws"},
+    "model": {"width", "seed", "num_layers", "input_dim", "output_dim", "draws"},
 }
 #: Where or how a point runs, not what it computes.
 NOT_COMPUTATION = {
@@ -62,7 +66,9 @@ def point_identity(config: Namespace, point: GridPoint, largest_target: int | No
     of the identity where the pruning schedule depends on it (``imp.prune_iters`` ≥ 2).
     """
     data = config.data.init_args.as_dict() if config.data.get("init_args") else {}
-    model = _keep(config.model.as_dict(), "model")
+    module = {k: v for k, v in config.model.as_dict().items() if k != "net"}
+    network = network_settings(config, network_of(task_class(config), point.method))
+    model = _keep({**module, **network}, "model")
     identity = {
         "data": {"class_path": config.data.class_path, **_keep(data, "data")},
         "model": {k: v for k, v in model.items() if k not in UNUSED_BY[point.method]},
@@ -117,11 +123,12 @@ def flat_settings(identity: dict, prefix: str = "") -> dict[str, object]:
 
 
 def identity_changes(previous: dict, current: dict) -> list[str]:
-    """The settings in which two identities differ, as ``name: old → new`` lines."""
+    """The settings in which two identities differ, as ``name: old → new`` lines; a setting
+    that is null in one and absent from the other does not differ."""
     old, new = flat_settings(previous), flat_settings(current)
     missing = "(not set)"
     return [
         f"{name}: {old.get(name, missing)!r} → {new.get(name, missing)!r}"
         for name in sorted(set(old) | set(new))
-        if old.get(name, missing) != new.get(name, missing)
+        if old.get(name) != new.get(name)  # absent and None alike
     ]

@@ -5,7 +5,6 @@ identities and recorded settings (``lightning_app/plan/job.py``, ``lightning_app
 Settings that no point could use are refused here (``lightning_app/plan/checks.py``), before any
 point runs."""
 
-import importlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from lightning_app.plan.errors import NotAvailable, SettingsError
 from lightning_app.plan.grid import GridPoint, Panel, check_panel, grid_points, group_jobs, requested_panels
 from lightning_app.plan.identity import point_identity
 from lightning_app.plan.job import Job
+from lightning_app.plan.networks import point_network, task_class
 
 DEFAULT_ROOT = "runs"
 
@@ -124,9 +124,10 @@ class SweepPlan:
         return config
 
     def point_config(self, panel_config: Namespace, point: GridPoint) -> Namespace:
-        """The panel's config with the point's m, s, seed, depth and the model's network mode."""
+        """The panel's config with the point's m, s, seed and depth, and the network its method
+        trains (``lightning_app/plan/networks.py``)."""
         config = panel_config.clone()
-        network = network_of(task_class(config), point.method)
+        config.model.net = point_network(config, point)
         data_args = config.data.init_args
         for key, value in (
             ("width", point.m),
@@ -136,17 +137,8 @@ class SweepPlan:
         ):
             if key in data_args:
                 data_args[key] = value
-        config.model.width = point.m
-        config.model.seed = point.seed
-        config.model.num_layers = point.num_layers
-        config.model.network = network
-        config.model.draws = config.sweep.draws
         if "draws" in data_args:
             data_args["draws"] = config.sweep.draws
-        if config.model.gate_seed is None and network == "gated":
-            config.model.gate_seed = gate_seed_of(
-                task_class(config), data_args.get("batch_size", 0), config.sweep.gate_seed
-            )
         return config
 
     def objects(self, point: GridPoint) -> PointObjects:
@@ -211,43 +203,6 @@ def point_result(config: Namespace, point: GridPoint, identity: dict) -> dict:
     else:
         result["convex"] = config.aiht.convex
     return result
-
-
-def task_class(config: Namespace) -> type[TaskDataModule]:
-    """The datamodule class a config names; it must meet the task contract."""
-    data_class = _import_class(config.data.class_path)
-    if not (isinstance(data_class, type) and issubclass(data_class, TaskDataModule)):
-        raise ValueError(
-            f"data: {config.data.class_path} is not a task datamodule; subclass "
-            "datamodules.task.TaskDataModule (or datamodules.array_datamodule.ArrayDataModule for "
-            "data held as arrays) so that the sweep knows its task name and metric"
-        )
-    return data_class
-
-
-def _import_class(class_path: str) -> type:
-    module, _, name = class_path.rpartition(".")
-    return getattr(importlib.import_module(module), name)
-
-
-def network_of(task: type[TaskDataModule], method: str) -> str:
-    """The model's mode: ``relu`` for IMP; for AIHT the task's network."""
-    if method == "imp":
-        if task.network != "gated":
-            raise NotAvailable(
-                f"the task's model ({task.network!r}) is trained by AIHT only, as in the paper"
-            )
-        return "relu"
-    return task.network
-
-
-def gate_seed_of(task: type[TaskDataModule], batch_size: int, rule: str) -> int | None:
-    """The seed of a point's random gates (None: the run's seed). With ``rule`` ``paper``,
-    minibatch AIHT on a task whose ``paper_minibatch_gate_seed`` is set uses that seed, as the
-    paper's code does (SPEC §2); ``run`` always uses the run's seed."""
-    if rule == "paper" and batch_size > 0:
-        return task.paper_minibatch_gate_seed
-    return None
 
 
 def first_point(panel: Panel) -> GridPoint:

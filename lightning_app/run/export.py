@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from modules.gated_mlp import GatedMLP
 from modules.sparse_mlp import SparseMLP
 from sparse_export import save_sparse_mlp
 
@@ -37,18 +38,18 @@ def aiht_network(model: SparseMLP) -> NetworkLayers:
     """The gated network as it evaluates: h = w (a ReLU MLP) unless convex, then its gates.
     Read as nonzeros (and the gate rows of units with a nonzero), never as m × d tensors, so that
     compact storage exports without its dense form."""
-    if model.network != "gated":
-        raise ValueError(f"only a network can be exported, not model.network {model.network!r}")
     net = model.net
+    if not isinstance(net, GatedMLP):
+        raise ValueError(f"only a gated network can be exported this way, not model.net {type(net).__name__}")
     indices, values, shape = net.hidden_layer()
     last = torch.sparse_coo_tensor(indices, values.detach(), shape, check_invariants=True).coalesce()
-    layers = [model.frozen.matrix(i) for i in range(model.layer)] + [last]
+    layers = [net.frozen.matrix(i) for i in range(net.layer)] + [last]
     output = "sum"
-    if model.output_dim > 1:
+    if net.output_dim > 1:
         layers.append(net.sparse_output_weight().detach().t().coalesce())
         output = "linear"
     gates = None
-    if model.convex:
+    if net.convex:
         device = values.device
         gates = lambda units: net.gate_rows(units.to(device)).detach()  # noqa: E731
     return NetworkLayers(layers, output, gates)

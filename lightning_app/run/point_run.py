@@ -44,7 +44,7 @@ class PointRunner:
         versions = software_versions(cupy=job.config.sweep.draws == "cupy")
         for p in job:
             results[p]["versions"] = versions
-        if run.model.network != "linear":  # the Gaussian sensing task has no network
+        if run.model.net.exportable:  # the Gaussian sensing task has no network
             for p in job:
                 results[p].update(self.export(job, p, trained_network(run, p), results[p]))
         return results
