@@ -73,6 +73,13 @@ class TaskDataModule(LightningDataModule):
     planted_weights: list[SparseMatrix] | None = None
     sensing: GaussianColumns | None = None
 
+    @classmethod
+    def metric_for(cls, init_args) -> str:
+        """The metric an instance built with ``init_args`` (a mapping of its settings) reports: the
+        class's ``metric_name``, unless a setting of the task chooses it (the own-data task's
+        ``task``); the sweep records it before any instance exists."""
+        return cls.metric_name
+
     @property
     def num_features(self) -> int:
         """Input features the model sees: input_dim, plus one with ``bias``."""

@@ -23,6 +23,7 @@ from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 
 from callbacks.aiht import AIHT
 from callbacks.imp import IMP
+from datamodules.array_files import DataFileError
 from lightning_app.launch.sweep import run_sweep
 from lightning_app.plan.errors import SettingsError
 from lightning_app.plan.job import Job
@@ -245,6 +246,15 @@ def fit(args: list[str]) -> list[dict]:
     return run_sweep(cli.plan, partial(worker_runner, list(args)))
 
 
+def data_file_error(exc: BaseException) -> BaseException:
+    """The own-data datamodule's error about its file where the parser wrapped it in its own
+    message (as it does for an error raised while building a datamodule), else ``exc``."""
+    cause = exc
+    while cause is not None and not isinstance(cause, DataFileError):
+        cause = cause.__cause__
+    return cause if cause is not None else exc
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     command, rest = (argv[0], argv[1:]) if argv else ("", [])
@@ -256,7 +266,7 @@ def main(argv: list[str] | None = None) -> None:
         try:
             results = fit(rest)
         except ValueError as exc:  # bad settings: the message names the setting and what to do
-            sys.exit(f"error: {exc}")
+            sys.exit(f"error: {data_file_error(exc)}")
         if any(r.get("status") == "failed" for r in results):
             sys.exit(1)  # the summary that run_sweep logged lists the failed points
     else:

@@ -189,7 +189,7 @@ def point_result(config: Namespace, point: GridPoint, identity: dict) -> dict:
         "m": point.m,
         "s": point.s,
         "seed": point.seed,
-        "metric_name": task_class(config).metric_name,
+        "metric_name": task_class(config).metric_for(data_args),
         "epochs": config.trainer.max_epochs,
         "batch_size": data_args.get("batch_size", 0),
         "bias": bool(data_args.get("bias", False)),
