@@ -117,20 +117,36 @@ class ArrayFileDataModule(ArrayDataModule):
         return self._arrays
 
     def baselines(self) -> dict[str, float]:
-        """The metric on the validation examples of predictions that use no input, to compare a
-        trained network with: ``zero`` (predict 0) and ``mean`` (the training labels' mean) for
-        regression, ``majority`` (the training set's most frequent class) for classification."""
-        _, y_train, _, y_val = self._arrays
+        """The metric on the validation examples of simple predictions, to compare a trained
+        network with: predictions that use no input (regression: ``zero``, 0, and ``mean``, the
+        training labels' mean; classification: ``majority``, the training set's most frequent
+        class) and ``linear``, a dense linear fit: least squares with an intercept on the training
+        examples (for classification its output thresholded at 0.5, or its largest entry)."""
+        x_train, y_train, x_val, y_val = self._arrays
+        design = np.column_stack([x_train, np.ones(len(x_train))])
+        coefficients = np.linalg.lstsq(design, y_train, rcond=None)[0]
+        linear = np.column_stack([x_val, np.ones(len(x_val))]) @ coefficients
         if self.task == "regression":
-            peak_db = 20 * np.log10(self.max_label)
-            mse_zero = np.mean(y_val**2)
-            mse_mean = np.mean((y_val - y_train.mean(axis=0)) ** 2)
+            mean = np.broadcast_to(y_train.mean(axis=0), y_val.shape)
             return {
-                "zero": float(peak_db - 10 * np.log10(mse_zero)),
-                "mean": float(peak_db - 10 * np.log10(mse_mean)),
+                name: self._psnr(pred, y_val)
+                for name, pred in (("zero", 0 * y_val), ("mean", mean), ("linear", linear))
             }
         if y_train.ndim == 1:
-            majority = float(y_train.mean() >= 0.5)
-            return {"majority": float(np.mean(y_val == majority))}
-        majority = np.argmax(y_train.sum(axis=0))
-        return {"majority": float(np.mean(y_val.argmax(axis=1) == majority))}
+            majority = np.full(y_val.shape, float(y_train.mean() >= 0.5))
+            return {"majority": _accuracy(majority, y_val), "linear": _accuracy(linear, y_val)}
+        majority = np.broadcast_to(np.eye(self.output_dim)[np.argmax(y_train.sum(axis=0))], y_val.shape)
+        return {"majority": _accuracy(majority, y_val), "linear": _accuracy(linear, y_val)}
+
+    def _psnr(self, pred: np.ndarray, target: np.ndarray) -> float:
+        """PSNR with the task's peak, as the trained network is measured."""
+        mse = max(float(np.mean((pred - target) ** 2)), np.finfo(float).tiny)  # an exact fit: no log of 0
+        return float(20 * np.log10(self.max_label) - 10 * np.log10(mse))
+
+
+def _accuracy(pred: np.ndarray, target: np.ndarray) -> float:
+    """The share of examples classified right: output ≥ 0.5 against 0/1 labels, or the largest of
+    k outputs against one-hot rows."""
+    if target.ndim == 1:
+        return float(np.mean((pred >= 0.5) == (target == 1)))
+    return float(np.mean(pred.argmax(axis=1) == target.argmax(axis=1)))

@@ -16,7 +16,9 @@ input at all give. The inputs are standardised by the training examples' mean an
 What good looks like: on a regression, PSNR clearly above predicting the training labels' mean
 (3 dB above halves the squared error); on a classification, accuracy clearly above always
 predicting the most frequent class. Near those baselines the network has learned little: try
-larger m and s, more epochs, or a look at docs/own_data.md.
+larger m and s, more epochs, or a look at docs/own_data.md. The script also prints a dense
+linear fit (least squares on every input) as a second yardstick: a sparse network that beats it
+has found structure a linear model misses.
 """
 
 import argparse
@@ -114,7 +116,9 @@ def report(results: list[dict], task: ArrayFileDataModule, args: argparse.Namesp
         cells = [f"{value[m, s]:>10.3f}" if (m, s) in value else f"{'-':>10}" for s in args.slist]
         print(f"{m:>8}" + "".join(cells))
     baselines = task.baselines()
+    linear = baselines.pop("linear")  # the others use no input at all
     print("baselines (no input used): " + ", ".join(f"{k} {v:.3f}" for k, v in baselines.items()))
+    print(f"a dense linear fit (least squares, every input): {linear:.3f}")
     best_point = max(value, key=value.get)
     best, floor = value[best_point], max(baselines.values())
     m, s = best_point

@@ -240,13 +240,20 @@ def test_standardisation_uses_the_training_examples_only(tmp_path):
     np.testing.assert_array_equal(moved.arrays()[0], x_train)
 
 
-def test_baselines_are_the_metrics_of_input_free_predictions(tmp_path):
-    x, y = example_arrays()
+def test_baselines_are_the_metrics_of_simple_predictions(tmp_path):
+    x, y = example_arrays()  # y is exactly linear in x: the linear fit predicts held-out labels
     dm = build(write(tmp_path / "data.npz", x, y), val_fraction=0.5, seed=2)
     y_train, y_val, peak = y[dm.train_index], y[dm.val_index], np.abs(y).max()
-    assert dm.baselines()["zero"] == pytest.approx(10 * np.log10(peak**2 / np.mean(y_val**2)), abs=1e-12)
+    baselines = dm.baselines()
+    assert baselines["zero"] == pytest.approx(10 * np.log10(peak**2 / np.mean(y_val**2)), abs=1e-12)
     expected_mean = 10 * np.log10(peak**2 / np.mean((y_val - y_train.mean()) ** 2))
-    assert dm.baselines()["mean"] == pytest.approx(expected_mean, abs=1e-12)
+    assert baselines["mean"] == pytest.approx(expected_mean, abs=1e-12)
+    assert baselines["linear"] > 200  # exact to rounding
     labels = (np.arange(N) % 3 == 0).astype(int)  # class 0 in two thirds of the examples
     dm = build(write(tmp_path / "cls.npz", x, labels), task="classification", val_fraction=0.5, seed=2)
     assert dm.baselines()["majority"] == np.mean(labels[dm.val_index] == 0)
+    three = x[:, :3].argmax(axis=1)  # the largest of three inputs: linear scores separate the classes
+    dm = build(write(tmp_path / "three.npz", x, three), task="classification", val_fraction=0.5, seed=2)
+    majority = np.bincount(three[dm.train_index]).argmax()
+    assert dm.baselines()["majority"] == np.mean(three[dm.val_index] == majority)
+    assert dm.baselines()["linear"] > dm.baselines()["majority"]
