@@ -12,7 +12,7 @@ from pytorch_lightning import Trainer
 
 from callbacks.aiht import AIHT
 from callbacks.aiht.count_sketch import CountSketch
-from callbacks.aiht.vector import initialise_zero_rows
+from callbacks.aiht.vector import give_start_values
 from datamodules.cupy_draws import to_torch
 from datamodules.gaussian_columns import GaussianColumns
 from datamodules.planted import PlantedMLPDataModule
@@ -100,8 +100,9 @@ def test_a_model_with_cupy_draws_trains_with_cupy_gates(seed):
 def test_start_values_equal_cupy():
     units, size, bound = [3, 8, 9, 12], 5, 0.25
     block = torch.zeros(4, size, dtype=torch.float64, device=CUDA)
+    block[1, 0] = -0.5  # negative weights and zeros: the largest entry is 0, restarted
     block[2] = 1.5
-    initialise_zero_rows(block, units, bound, draws="cupy")
+    give_start_values(block, units, bound, draws="cupy")
     for row, j in enumerate(units):
         expected = torch.full((size,), 1.5) if row == 2 else spec_start_values(j, size, -bound, bound)
         assert torch.equal(block[row].cpu(), expected.double())
