@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Checks for a machine with a CUDA GPU, in about six minutes: CuPy (the extra for torch's CUDA,
-# installed if missing), the GPU tests (the CuPy-draw tests among them), the AIHT update
-# benchmark on cuda in float64 and float32, single Figure-1 points (AIHT and IMP) through the CLI,
-# a Figure 2 point, and as much of Figure 1's one-hidden-layer AIHT panel (seed 0) as fits in
-# PANEL_SECONDS (0 skips it).
-# Every part runs even if an earlier one fails.
+# The checks for a machine with a CUDA GPU, in one step and about 8 minutes, ending with a table
+# (check | result | figure): a Figure 1 point on CUDA equal to the CPU run, the same point with
+# CuPy's draws, compact storage on CUDA equal to dense, two points on one GPU through Ray, a sweep
+# over two GPUs where there are two, the CUDA memory benchmark and the `gpu` tests
+# (benchmarks/gpu_check.py says what each one checks).
 #
-#   bash benchmarks/gpu_check.sh                  # uses .venv/bin/python, or python3 if no venv
-#   PY=python3 PYTHONPATH=. bash benchmarks/gpu_check.sh
+#   bash benchmarks/gpu_check.sh                        # .venv/bin/python, or python3 without a venv
+#   PY=python3 WHEELS=.whl bash benchmarks/gpu_check.sh  # no network there: wheels carried in .whl
+#
+# First it installs what is missing (the project's requirements, the CuPy extra for torch's CUDA,
+# the Ray extra): from PyPI, or from the folder WHEELS names. Without a CUDA GPU it stops at once
+# with a FAIL line and exit status 2; a failed check gives exit status 1.
 set -u
 
 cd "$(dirname "$0")/.." || exit 1
@@ -15,60 +18,48 @@ if [ -z "${PY:-}" ]; then
   if [ -x .venv/bin/python ]; then PY=.venv/bin/python; else PY=python3; fi
 fi
 export PYTHONPATH=".:${PYTHONPATH:-}" PYTHONUNBUFFERED=1
-PANEL_SECONDS=${PANEL_SECONDS:-120}
-status=0
-GPU=(--trainer.accelerator gpu --trainer.devices 1)
 
 echo "=== environment"
-"$PY" -c 'import torch, pytorch_lightning as pl; print("torch", torch.__version__, "cuda", torch.version.cuda,
-"available", torch.cuda.is_available(), "lightning", pl.__version__)'
-nvidia-smi -L || status=1
+"$PY" -c 'import sys, torch; print("python", sys.version.split()[0], "torch", torch.__version__, "cuda",
+torch.version.cuda, "available", torch.cuda.is_available(), "devices", torch.cuda.device_count())' || exit 2
+if ! "$PY" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)'; then
+  nvidia-smi -L 2>&1 | head -n 3
+  echo "FAIL: no CUDA GPU here (torch.cuda.is_available() is False): the GPU checks need one; nothing was checked"
+  exit 2
+fi
+nvidia-smi -L
 
-echo "=== CuPy, for --sweep.draws cupy and its tests"
-if ! "$PY" -c "import cupy" 2>/dev/null; then
-  extra=$("$PY" -c "from datamodules.cupy_draws import cupy_extra; print(cupy_extra())")
-  echo "not installed: pip install -e '.[$extra]'"
-  "$PY" -m pip install -q -e ".[$extra]" || { echo "CuPy could not be installed: its tests are skipped"; status=1; }
+echo "=== requirements (the project's, the CuPy extra for torch's CUDA, the Ray extra)"
+missing=$("$PY" - <<'EOF'
+import importlib.metadata
+import re
+import tomllib
+
+import torch
+
+project = tomllib.load(open("pyproject.toml", "rb"))["project"]
+major = (torch.version.cuda or "13").split(".")[0]
+extras = project["optional-dependencies"]
+wanted = project["dependencies"] + extras["cupy" if major == "13" else f"cupy-cuda{major}"] + extras["ray"]
+for requirement in wanted:
+    name = re.match(r"[A-Za-z0-9_.-]+", requirement).group(0)
+    try:
+        importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        print(requirement)
+EOF
+)
+if [ -n "$missing" ]; then
+  echo "missing: $(echo "$missing" | tr '\n' ' ')"
+  mapfile -t requirements <<<"$missing"
+  if [ -n "${WHEELS:-}" ]; then
+    "$PY" -m pip install -q --no-index --find-links "$WHEELS" "${requirements[@]}"
+  else
+    "$PY" -m pip install -q --retries 1 --timeout 20 "${requirements[@]}"
+  fi || echo "FAIL: could not install them (no network? carry wheels and set WHEELS): the checks that need them fail"
 fi
 "$PY" -c 'import cupy; print("cupy", cupy.__version__, "CUDA runtime", cupy.cuda.runtime.runtimeGetVersion())' \
-  || status=1
+  || echo "FAIL: CuPy does not import: the CuPy checks fail"
 
-echo "=== pytest -m gpu"
-timeout 420 "$PY" -m pytest -q -m gpu tests -p no:cacheprovider
-rc=$?
-if [ "$rc" -eq 5 ]; then
-  echo "(no gpu tests collected)"
-elif [ "$rc" -ne 0 ]; then
-  echo "pytest exit code $rc"
-  status=1
-fi
-
-for dtype in float64 float32; do
-  echo "=== aiht_update.py --device cuda --dtype $dtype"
-  timeout 60 "$PY" benchmarks/aiht_update.py --device cuda --dtype "$dtype" || status=1
-done
-
-echo "=== vector_selection_memory.py --device cuda"
-timeout 120 "$PY" benchmarks/vector_selection_memory.py --device cuda --widths 200 2000 || status=1
-
-echo "=== single points on the GPU"
-PYTHON="$PY" timeout 120 bash benchmarks/single_points.sh "${GPU[@]}" || status=1
-METHOD=imp POINTS="100:100:50" PYTHON="$PY" timeout 120 bash benchmarks/single_points.sh "${GPU[@]}" || status=1
-
-echo "=== Figure 2 point m=20 s=200 seed 0 (vector outputs) on the GPU"
-CONFIG=configs/figure2.yaml POINTS="20:200:30" PYTHON="$PY" timeout 150 bash benchmarks/single_points.sh "${GPU[@]}" \
-  || status=1
-
-if [ "$PANEL_SECONDS" -gt 0 ]; then
-  echo "=== Figure 1, AIHT, one hidden layer, seed 0, on the GPU (at most ${PANEL_SECONDS} s)"
-  panel=$(mktemp -d)
-  start=$(date +%s)
-  timeout "$PANEL_SECONDS" "$PY" cli.py fit --config configs/figure1.yaml --sweep.method aiht \
-    --sweep.num_layers 1 --sweep.seedlist 0 --trainer.default_root_dir "$panel" \
-    --trainer.enable_progress_bar false "${GPU[@]}" >"$panel.log" 2>&1
-  echo "exit $? after $(( $(date +%s) - start )) s; points done: $(find "$panel" -name result.json | wc -l) of 100"
-  tail -n 3 "$panel.log"
-fi
-
-echo "=== done (status $status)"
-exit "$status"
+echo "=== checks"
+"$PY" benchmarks/gpu_check.py

@@ -1,11 +1,12 @@
-"""The paper's GPU draws (SPEC §8), made with CuPy's generator and handed to torch through DLPack.
+"""The paper's GPU draws, made with CuPy's generator and handed to torch through DLPack.
 
 On a GPU the paper's code draws the random gates, the vector-output start values, the count
-sketch's signs and the Gaussian sensing columns with CuPy's global generator (``cupy.random``),
-reseeding it before every unit, block or column. With ``draws: cupy`` this project makes the same
-calls, in the same order, so its numbers are the paper's GPU numbers for the same CuPy release
-(CuPy does not promise its stream across major versions). The default, ``numpy``, is numpy's
-legacy generator, the paper's code run on a CPU; those draws live with their users.
+sketch's signs and the Gaussian sensing task's support and columns with CuPy's global generator
+(``cupy.random``), reseeding it before every unit, block or column. With ``draws: cupy`` this
+project makes the same calls, in the same order, so its numbers are the paper's GPU numbers for
+the same CuPy release (CuPy does not promise its stream across major versions). The default,
+``numpy``, is numpy's legacy generator, the paper's code run on a CPU; those draws live with
+their users.
 
 CuPy is imported here only, when one of these functions runs. It draws on a CUDA device: the one
 ``device`` names, or CuPy's current one when ``device`` is not a GPU; the result is a view of
@@ -111,7 +112,7 @@ def gate_rows(
 
 
 def start_values(units: Sequence[int], size: int, bound: float, device: torch.device, setting: str) -> Tensor:
-    """Vector outputs' start values (SPEC §3), len(units) × size float64: unit j's row is
+    """Vector outputs' start values, len(units) × size float64: unit j's row is
     ``seed(j)`` then ``uniform(-bound, bound, size=size)``."""
     cp = load_cupy(setting)
     with _on(cp, device):
@@ -123,12 +124,21 @@ def start_values(units: Sequence[int], size: int, bound: float, device: torch.de
 
 
 def sign_table(block: int, shape: tuple[int, int], device: torch.device, setting: str) -> Tensor:
-    """Count-sketch signs of one block of indices (SPEC §3): ``seed(block)`` then
+    """Count-sketch signs of one block of indices: ``seed(block)`` then
     ``choice([-1, 1], size=shape)``, as int64."""
     cp = load_cupy(setting)
     with _on(cp, device):
         cp.random.seed(block)
         return to_torch(cp.random.choice([-1, 1], size=shape), device).long()
+
+
+def gaussian_support(n_cols: int, size: int, seed: int, device: torch.device, setting: str) -> Tensor:
+    """The positions of x*'s ones (unsorted, int64 on the host): ``seed(seed)`` then
+    ``choice(a=n_cols, size=size, replace=False)``."""
+    cp = load_cupy(setting)
+    with _on(cp, device):
+        cp.random.seed(seed)
+        return to_torch(cp.random.choice(a=n_cols, size=size, replace=False), device).long().cpu()
 
 
 def gaussian_offset(seed: int, n_cols: int, device: torch.device, setting: str) -> int:
@@ -141,14 +151,14 @@ def gaussian_offset(seed: int, n_cols: int, device: torch.device, setting: str) 
 
 
 def gaussian_columns(
-    start: int, stop: int, n_rows: int, offset: int, device: torch.device, setting: str
+    columns: Sequence[int], n_rows: int, offset: int, device: torch.device, setting: str
 ) -> Tensor:
-    """Columns start … stop − 1 of the Gaussian sensing matrix as the rows of a float64 matrix:
+    """Columns ``columns`` of the Gaussian sensing matrix as the rows of a float64 matrix:
     column j is ``seed(j + offset)`` then ``normal(size=n_rows)``."""
     cp = load_cupy(setting)
     with _on(cp, device):
-        out = cp.empty((stop - start, n_rows), dtype="float64")
-        for row, j in enumerate(range(start, stop)):
+        out = cp.empty((len(columns), n_rows), dtype="float64")
+        for row, j in enumerate(columns):
             cp.random.seed(j + offset)
             out[row] = cp.random.normal(size=n_rows)
         return to_torch(out, device)

@@ -48,6 +48,8 @@ class TaskDataModule(LightningDataModule):
             one batch (the INR tasks; SPEC §5).
         imp_measures_on_training_loader: whether the paper's IMP measures on the training loader
             (planted) rather than an unshuffled evaluation loader.
+        identity_settings: what the task computes beyond its init args, for a point's identity
+            (``lightning_app/plan/identity.py``): how its data is drawn, where that has changed.
 
     Instance attributes (valid after ``setup``):
         input_dim: features before the optional bias feature; ``num_features`` adds it.
@@ -65,6 +67,7 @@ class TaskDataModule(LightningDataModule):
     paper_minibatch_gate_seed: ClassVar[int | None] = None
     imp_shuffles_full_batch: ClassVar[bool] = False
     imp_measures_on_training_loader: ClassVar[bool] = False
+    identity_settings: ClassVar[dict[str, str]] = {}
 
     input_dim: int = 0
     output_dim: int = 1

@@ -50,7 +50,16 @@ def spec_start_values(j: int, size: int, bound: float) -> torch.Tensor:
     return torch.tensor([np.random.uniform(-bound, bound) for _ in range(size)], dtype=torch.float64)
 
 
-def spec_vector_update(x, b, w1, w2, gates, s, importance, initialise, crossentropy=False):
+def restarted(row: torch.Tensor, start_rows: str) -> bool:
+    """The paper's test, ``max(row) == 0``, or (``all_zero``) every entry zero."""
+    if start_rows == "max_zero":
+        return float(row.max()) == 0.0
+    return all(v == 0 for v in row.tolist())
+
+
+def spec_vector_update(
+    x, b, w1, w2, gates, s, importance, initialise, crossentropy=False, start_rows="max_zero"
+):
     """One update of SPEC §3; returns the new (W1, W2)."""
     n, d = x.shape
     m, k = w2.shape
@@ -65,9 +74,9 @@ def spec_vector_update(x, b, w1, w2, gates, s, importance, initialise, crossentr
     kept = {i: float(flat[i]) for i in flat.nonzero().squeeze(1).tolist()}
     for j in range(m):
         u1, u2 = w1[j].clone(), w2[j].clone()
-        if initialise and not u1.any():
+        if initialise and restarted(u1, start_rows):
             u1 = spec_start_values(j, d, 1 / math.sqrt(d * m))
-        if initialise and not u2.any():
+        if initialise and restarted(u2, start_rows):
             u2 = spec_start_values(j, k, 1 / math.sqrt(m * k))
         a_j = ((x @ gates[j]) > 0).to(x.dtype)[:, None] * x
         p_j = a_j.T @ r
@@ -90,7 +99,9 @@ def spec_vector_update(x, b, w1, w2, gates, s, importance, initialise, crossentr
     return out[: m * d].view(m, d), out[m * d :].view(m, k)
 
 
-def spec_vector_run(batches, m, d, k, s, seed_gates, importance, convex, per_epoch, crossentropy=False):
+def spec_vector_run(
+    batches, m, d, k, s, seed_gates, importance, convex, per_epoch, crossentropy=False, start_rows="max_zero"
+):
     """SPEC §3 over a run's batches (as the pipeline saw them): the iterates after each update."""
     gates = seed_gates.clone()
     w1 = torch.zeros(m, d, dtype=torch.float64)
@@ -99,7 +110,7 @@ def spec_vector_run(batches, m, d, k, s, seed_gates, importance, convex, per_epo
     for t, (x, b) in enumerate(batches):
         epoch, position = divmod(t, per_epoch)
         initialise = position == 0 and (epoch == 0 or per_epoch > 1)
-        w1, w2 = spec_vector_update(x, b, w1, w2, gates, s, importance, initialise, crossentropy)
+        w1, w2 = spec_vector_update(x, b, w1, w2, gates, s, importance, initialise, crossentropy, start_rows)
         out.append((w1, w2))
         if not convex and epoch >= 1:
             gates = w1.clone()

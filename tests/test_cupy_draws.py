@@ -13,7 +13,7 @@ from pytorch_lightning import Trainer
 
 from callbacks.aiht import AIHT, LayerByLayer
 from callbacks.aiht.count_sketch import CountSketch
-from callbacks.aiht.vector import initialise_zero_rows
+from callbacks.aiht.vector import give_start_values
 from datamodules import cupy_draws
 from datamodules.gaussian_columns import GaussianColumns
 from datamodules.gaussian_sparse import GaussianSparseDataModule
@@ -151,7 +151,7 @@ def test_the_sweep_hands_its_draws_to_model_and_data(task):
     assert flat_settings(plan.identity(plan.points[0]))["sweep.draws"] == "cupy"
     plan = SweepCLI(task).plan
     assert plan.objects(plan.points[0]).model.draws == "numpy"
-    assert [k for k in flat_settings(plan.identity(plan.points[0])) if "draws" in k] == []
+    assert [k for k in flat_settings(plan.identity(plan.points[0])) if k.endswith(".draws")] == []
 
 
 # The CuPy path, on the numpy stand-in.
@@ -164,13 +164,19 @@ def test_gates_make_spec_calls(fake, seed):
     assert torch.equal(drawn, torch.from_numpy(spec_gates(6, 5, seed)))
 
 
-def test_start_values_make_spec_calls(fake):
+@pytest.mark.parametrize("rule", ["max_zero", "all_zero"])
+def test_start_values_make_spec_calls(fake, rule):
+    """Row 1 holds negative weights and a zero: its largest entry is 0, so the paper's test
+    restarts it; row 2 has a positive entry and keeps its values under both rules."""
     block = torch.zeros(4, 3, dtype=torch.float64)
+    block[1] = torch.tensor([-0.5, 0.0, -1.0])
     block[2] = torch.tensor([0.5, 0.0, -1.0])
+    before = block.clone()
     units, bound = [3, 8, 9, 12], 0.25
-    initialise_zero_rows(block, units, bound, draws="cupy")
+    give_start_values(block, units, bound, draws="cupy", rule=rule)
     for row, j in enumerate(units):
-        expected = torch.tensor([0.5, 0.0, -1.0]) if row == 2 else spec_start_values(j, 3, bound)
+        kept = row == 2 or (row == 1 and rule == "all_zero")
+        expected = before[row] if kept else spec_start_values(j, 3, bound)
         assert torch.equal(block[row], expected.double())
 
 
@@ -208,7 +214,9 @@ def test_gaussian_columns_make_spec_calls(fake, seed):
 def test_gaussian_task_measures_with_spec_columns(fake):
     dm = GaussianSparseDataModule(width=40, sparsity=6, seed=2, nmeasurements=12, block_size=8, draws="cupy")
     dm.setup("fit")
-    support = np.sort(np.random.RandomState(2).choice(40, 6, replace=False))  # numpy's, as SPEC §8 says
+    np.random.seed(2)  # the support: seed(seed), then choice(N, s, replace=False), on CuPy's generator
+    support = np.sort(np.random.choice(40, 6, replace=False))
+    assert dm.support.tolist() == support.tolist()
     signal = torch.zeros(40, dtype=torch.float64)
     signal[support] = 1.0
     torch.testing.assert_close(dm.y, plain_gaussian(12, 40, 2) @ signal, rtol=1e-12, atol=1e-12)

@@ -1,5 +1,5 @@
 """``draws: cupy`` on a CUDA GPU with CuPy: the project's gates, vector start values, count-sketch
-signs and Gaussian sensing columns equal CuPy's own calls written here as SPEC §8 states them,
+signs and Gaussian sensing support and columns equal CuPy's own calls written here as SPEC §8 states them,
 and a Figure 1 point and a Gaussian sensing point run end to end. Skipped without a GPU or CuPy
 (``pip install -e '.[cupy]'``; ``benchmarks/gpu_check.sh`` installs it and runs these)."""
 
@@ -12,9 +12,10 @@ from pytorch_lightning import Trainer
 
 from callbacks.aiht import AIHT
 from callbacks.aiht.count_sketch import CountSketch
-from callbacks.aiht.vector import initialise_zero_rows
+from callbacks.aiht.vector import give_start_values
 from datamodules.cupy_draws import to_torch
 from datamodules.gaussian_columns import GaussianColumns
+from datamodules.gaussian_sparse import draw_support
 from datamodules.planted import PlantedMLPDataModule
 from modules.gates import gate_tensor
 from tests.helpers import QUIET, gated_model, run_fit
@@ -100,8 +101,9 @@ def test_a_model_with_cupy_draws_trains_with_cupy_gates(seed):
 def test_start_values_equal_cupy():
     units, size, bound = [3, 8, 9, 12], 5, 0.25
     block = torch.zeros(4, size, dtype=torch.float64, device=CUDA)
+    block[1, 0] = -0.5  # negative weights and zeros: the largest entry is 0, restarted
     block[2] = 1.5
-    initialise_zero_rows(block, units, bound, draws="cupy")
+    give_start_values(block, units, bound, draws="cupy")
     for row, j in enumerate(units):
         expected = torch.full((size,), 1.5) if row == 2 else spec_start_values(j, size, -bound, bound)
         assert torch.equal(block[row].cpu(), expected.double())
@@ -122,6 +124,14 @@ def test_gaussian_columns_equal_cupy(seed):
     a = torch.cat([sensing.block(b) for b in range(sensing.num_blocks)], dim=1)
     assert a.device == CUDA and a.dtype == torch.float64
     assert torch.equal(a.cpu(), spec_gaussian(51, 40, seed))
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_gaussian_support_equals_cupy(seed):
+    cp.random.seed(seed)
+    expected = sorted(cp.asnumpy(cp.random.choice(a=300, size=12, replace=False)).tolist())
+    assert draw_support(300, 12, seed, draws="cupy", device=CUDA).tolist() == expected
+    assert expected != draw_support(300, 12, seed).tolist()  # CuPy's positions are not numpy's
 
 
 def cuda_sweep(tmp_path, *settings: str) -> dict:

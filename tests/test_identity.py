@@ -144,3 +144,47 @@ def test_the_identity_describes_the_computation_not_the_code(base_identities):
     gated = identity("aiht", "--model.net.gate_seed=3")
     assert identity_changes(base_identities["aiht"], gated) == ["model.gate_seed: None → 3"]
     assert identity_changes(base_identities["imp"], identity("imp", "--model.net.gate_seed=3")) == []
+
+
+VECTOR = ["--data.output_dim=3"]
+GAUSSIAN = ["--config=configs/gaussian_sparse.yaml", "--sweep.mlist", "30", "--sweep.slist", "2"]
+
+
+def gaussian_identity(*extra: str) -> dict:
+    plan = SweepCLI([*GAUSSIAN, *extra]).plan
+    return plan.identity(plan.points[0])
+
+
+def test_the_start_rule_is_in_vector_output_identities_only(base_identities):
+    vector = identity("aiht", *VECTOR)
+    assert vector["aiht"]["start_rows"] == "max_zero"
+    assert "start_rows" not in base_identities["aiht"]["aiht"]  # scalar output: the rule is never used
+    assert identity_changes(base_identities["aiht"], identity("aiht", "--aiht.start_rows=all_zero")) == []
+    old_rule = identity("aiht", *VECTOR, "--aiht.start_rows=all_zero")
+    assert identity_changes(vector, old_rule) == ["aiht.start_rows: 'max_zero' → 'all_zero'"]
+    assert "start_rows" not in identity("imp", *VECTOR).get("aiht", {})
+
+
+def test_a_record_without_the_start_rule_was_computed_with_the_all_zero_test():
+    vector = identity("aiht", *VECTOR)
+    recorded = json.loads(json.dumps(vector))
+    del recorded["aiht"]["start_rows"]  # as results written before the setting existed
+    assert identity_changes(recorded, vector) == ["aiht.start_rows: 'all_zero' → 'max_zero'"]
+    assert identity_changes(recorded, identity("aiht", *VECTOR, "--aiht.start_rows=all_zero")) == []
+
+
+def test_the_gaussian_tasks_draws_are_in_its_identity_and_its_memory_settings_are_not():
+    current = gaussian_identity()
+    assert current["data"]["sensing_draws"] == "paper"
+    assert "block_size" not in current["data"] and "sensing_memory_mb" not in current["data"]
+    for memory in ("--data.block_size=7", "--data.sensing_memory_mb=0"):
+        assert identity_changes(current, gaussian_identity(memory)) == []
+    assert "sensing_draws" not in identity("aiht")["data"]  # the planted task draws as before
+
+
+def test_a_gaussian_record_from_the_block_draws_is_another_matrix():
+    recorded = json.loads(json.dumps(gaussian_identity()))
+    del recorded["data"]["sensing_draws"]
+    recorded["data"]["block_size"] = 256  # as results written before the per-column draws
+    changes = identity_changes(recorded, gaussian_identity())
+    assert changes == ["data.sensing_draws: 'seeded_blocks' → 'paper'"]

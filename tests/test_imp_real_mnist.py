@@ -10,6 +10,7 @@ from datamodules.mnist import BinaryMNISTDataModule, MNISTDataModule
 from tests.imp_paper_helpers import assert_same_as_paper, project_imp
 from tests.real_mnist import real_mnist_root
 from tests.reference_imp import paper_imp
+from tests.reference_paper import inr_mnist
 
 
 @pytest.fixture(scope="module")
@@ -95,3 +96,18 @@ def test_inr_mnist_imp_equals_the_papers_computation(mnist_dir, batch_size):
     ref, ref_batches = reference(dm, 8, 1, 2, [target], shuffle_full_batch=True, max_label=1.0)
     assert len(imp.history) == 3
     assert_same_as_paper(model, imp, batches, ref, ref_batches)
+
+
+def test_inr_mnist_imp_metric_equals_the_papers_run_on_independently_read_data(mnist_dir):
+    """The image and its Fourier features read and computed by tests/reference_paper.py (not the
+    project's datamodule): the PSNR at the target agrees to 1e-6 dB."""
+    per_class, seed, target = 20, 0, 8800
+    dm = INRMNISTDataModule(
+        seed=seed, data_dir=mnist_dir, download=False, train_per_class=per_class,
+        test_per_class=per_class, image_index=per_class,
+    )  # fmt: skip
+    _, imp, _ = project_imp(dm, 8, seed, 2, [target], record_batches=False)
+    x, y = inr_mnist(mnist_dir, seed, per_class, per_class, per_class)
+    x, y = x.float(), y.float()  # the paper's loader's float32 features and targets
+    ref = paper_imp(x, y, 8, seed, 2, [target], shuffle_full_batch=True, eval_data=(x, y), max_label=1.0)
+    assert abs(imp.results[target]["metric"] - ref["results"][target]) < 1e-6

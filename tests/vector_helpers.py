@@ -66,6 +66,7 @@ def tiny_vector_run(
     convex: bool = False,
     importance: str = "sketch",
     loss: str = "mse",
+    start_rows: str | None = None,
     callbacks=(),
     ckpt_path=None,
     model_kwargs=None,
@@ -78,7 +79,8 @@ def tiny_vector_run(
             width=m, sparsity=s, seed=seed, nmeasurements=n, input_dim=d, output_dim=k, batch_size=batch_size
         )
     model = gated_model(width=m, input_dim=d, seed=seed, output_dim=k, loss=loss, **(model_kwargs or {}))
-    aiht = AIHT(sparsity=s, convex=convex, importance=importance)
+    rule = {} if start_rows is None else {"start_rows": start_rows}  # None: AIHT's default
+    aiht = AIHT(sparsity=s, convex=convex, importance=importance, **rule)
     rec = VectorRecorder()
     kwargs = dict(
         max_epochs=epochs,

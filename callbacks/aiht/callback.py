@@ -1,4 +1,4 @@
-"""AIHT, scalar output (SPEC §2), as a callback that rewrites the weights between steps.
+"""AIHT, scalar output, as a callback that rewrites the weights between steps.
 
 The module's training step leaves the residual r = A w − b of the batch (and, for a network
 held densely, the full gradient g = A^T r in ``weight.grad``: the gradient of ½‖A w − b‖² with
@@ -12,7 +12,7 @@ AIHT update through the methods every AIHT network states (``pl_module.net``,
 3. refine on S~ with ``refine_steps`` Armijo-backtracked gradient steps (section 2, step 3);
 4. write the result into the weights; then move the gates (sequential convex mode).
 
-For vector outputs (SPEC §3: W1 and W2, a fixed step size, selection by a count sketch of
+For vector outputs (W1 and W2, a fixed step size, selection by a count sketch of
 accumulated updates, no refinement) the update is ``callbacks/aiht/vector.py``'s; the gates move
 the same way, following W1.
 """
@@ -24,7 +24,7 @@ from pytorch_lightning import Callback, LightningModule, Trainer
 from torch import Tensor
 
 from callbacks.aiht.importance import IMPORTANCE_KINDS
-from callbacks.aiht.vector import VectorAIHT
+from callbacks.aiht.vector import START_ROWS, VectorAIHT
 from modules.aiht_network import AIHTNetwork, ScalarUpdate, VectorUpdate
 
 FIRST_STEP_SIZE = 1e-14
@@ -33,7 +33,7 @@ LINE_SEARCH_TRIES = 11
 
 
 def refine(a: Tensor, b: Tensor, w_tilde: Tensor, mu: Tensor, steps: int) -> tuple[Tensor, Tensor, Tensor]:
-    """SPEC §2 step 3 on f(w) = ‖a w − b‖²; returns (w, mu, f(w)).
+    """The refinement of the update (step 3) on f(w) = ‖a w − b‖²; returns (w, mu, f(w)).
 
     A trial w' = w − mu·g needs no new product: a w' = a w − mu·(a g).
     """
@@ -62,15 +62,25 @@ class AIHT(Callback):
     Args:
         sparsity: the budget s (set per grid point by the sweep); above m·d it becomes m·d.
         convex: keep the random gates for good (the paper's ``--convex``); otherwise the gates
-            follow the weights from the second epoch on (sequential convex, SPEC §2).
+            follow the weights from the second epoch on (sequential convex mode).
         refine_steps: inner refinement steps per update (10 in the paper, 3 for Gaussian sensing);
             scalar outputs only.
-        importance: vector outputs only: ``sketch`` (the count sketch of SPEC §3) or ``exact``
+        importance: vector outputs only: ``sketch`` (the paper's count sketch) or ``exact``
             (a dense accumulator of all m·(d + k) updates, for comparisons).
+        start_rows: vector outputs only: which rows of W1 and W2 take start values at the first
+            update (each epoch's first batch with minibatches): ``max_zero``, the paper's test,
+            the rows whose largest entry is 0 (all-zero rows, and rows of negative weights and
+            zeros); ``all_zero``, the all-zero rows only (what results written before this
+            setting existed used).
     """
 
     def __init__(
-        self, sparsity: int = 10, convex: bool = False, refine_steps: int = 10, importance: str = "sketch"
+        self,
+        sparsity: int = 10,
+        convex: bool = False,
+        refine_steps: int = 10,
+        importance: str = "sketch",
+        start_rows: str = "max_zero",
     ) -> None:
         if sparsity < 1:
             raise ValueError(f"the sparsity budget s must be at least 1, got {sparsity}")
@@ -79,15 +89,17 @@ class AIHT(Callback):
         if importance not in IMPORTANCE_KINDS:
             kinds = ", ".join(IMPORTANCE_KINDS)
             raise ValueError(f"aiht.importance must be one of {kinds}, got {importance!r}")
+        if start_rows not in START_ROWS:
+            raise ValueError(f"aiht.start_rows must be one of {', '.join(START_ROWS)}, got {start_rows!r}")
         self.sparsity, self.convex, self.refine_steps = sparsity, convex, refine_steps
         self.updates = 0
         self.step_size = math.nan
         self._batch: tuple[Tensor, Tensor] | None = None
         self._batch_idx = 0
-        self.vector = VectorAIHT(importance)
+        self.vector = VectorAIHT(importance, start_rows)
 
     def budget(self, pl_module: LightningModule) -> int:
-        """The effective s of the layer in training: s / L (SPEC §4), capped at its weight count
+        """The effective s of the layer in training: s / L (one layer at a time), capped at its weight count
         (W1 and W2 together for vector outputs)."""
         share = int(self.sparsity / pl_module.net.num_layers)
         return min(share, pl_module.net.num_weights)

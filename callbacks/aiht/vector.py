@@ -1,13 +1,16 @@
-"""AIHT, vector output (SPEC §3): one update of W1 (m × d) and W2 (m × k) from the residual R.
+"""AIHT, vector output: one update of W1 (m × d) and W2 (m × k) from the residual R.
 
 The module's training step leaves R = dLoss/dY_hat (n × k) for the batch, computed before any
-initialisation. The update then goes unit by unit, in chunks of units sized by a memory budget,
+row is restarted. The update then goes unit by unit, in chunks of units sized by a memory budget,
 reading and writing the network's rows through its own methods (dense or compact state):
 
 1. start: at the first update (full batch) or the first batch of every epoch (minibatches),
-   every all-zero row w1_j (w2_j) takes numpy's ``seed(j)`` then ``uniform(±1/sqrt(d·m))``
-   (``±1/sqrt(m·k)``) draws, or CuPy's with the network's ``draws: cupy`` (SPEC §8); these values
-   enter the gradients and the new values only;
+   every row w1_j (w2_j) whose largest entry is 0, as the paper's code tests it (``max == 0``:
+   an all-zero row, and also a row of negative weights and zeros, whose kept values are
+   overwritten), takes numpy's ``seed(j)`` then ``uniform(±1/sqrt(d·m))`` (``±1/sqrt(m·k)``)
+   draws, or CuPy's with the network's ``draws: cupy``; these values enter the gradients and the
+   new values only. ``start_rows="all_zero"`` restarts the all-zero rows only (what the
+   project did before it followed the paper's test);
 2. gradients grad w1_j = P_j w2_j and grad w2_j = P_j^T w1_j, P_j = (D_j X)^T R;
 3. new values w − alpha·grad with the fixed step size alpha (0.005; 2 for small budgets;
    0.001 with cross-entropy);
@@ -31,10 +34,12 @@ from modules.vector_ops import unit_gradients
 BASE_STEP = 0.005
 SMALL_BUDGET_STEP = 2.0
 CROSSENTROPY_STEP = 0.001
+#: Which rows take start values: the paper's ``max == 0`` test, or the all-zero rows only.
+START_ROWS = ("max_zero", "all_zero")
 
 
 def vector_step_size(budget: int, width: int, crossentropy: bool) -> float:
-    """SPEC §3's fixed step size; the cross-entropy rule wins over the small-budget rule."""
+    """The fixed step size; the cross-entropy rule wins over the small-budget rule."""
     if crossentropy:
         return CROSSENTROPY_STEP
     return SMALL_BUDGET_STEP if budget < 6 * width**0.536 else BASE_STEP
@@ -50,10 +55,22 @@ def initial_row(unit: int, size: int, bound: float, generator: np.random.RandomS
     return generator.uniform(-bound, bound, size)
 
 
-def initialise_zero_rows(block: Tensor, units: list[int], bound: float, draws: str = "numpy") -> None:
-    """Fills the all-zero rows of ``block`` (the rows of ``units``) with their start values, drawn
-    by ``draws`` (``numpy`` or ``cupy``)."""
-    rows = (block == 0).all(1).nonzero().squeeze(1).tolist()
+def rows_to_start(block: Tensor, rule: str = "max_zero") -> Tensor:
+    """Which rows of ``block`` take start values: ``max_zero``, the paper's test, the rows whose
+    largest entry is 0 (all zero, or negative entries and zeros); ``all_zero``, the all-zero rows."""
+    if rule == "max_zero":
+        return block.amax(1) == 0
+    if rule == "all_zero":
+        return (block == 0).all(1)
+    raise ValueError(f"aiht.start_rows must be one of {', '.join(START_ROWS)}, got {rule!r}")
+
+
+def give_start_values(
+    block: Tensor, units: list[int], bound: float, draws: str = "numpy", rule: str = "max_zero"
+) -> None:
+    """Overwrites the rows of ``block`` (the rows of ``units``) that ``rule`` picks with their start
+    values, drawn by ``draws`` (``numpy`` or ``cupy``)."""
+    rows = rows_to_start(block, rule).nonzero().squeeze(1).tolist()
     if draws == "cupy":
         if rows:
             values = cupy_draws.start_values(
@@ -83,8 +100,9 @@ def vector_update(
     initialise: bool,
     memory_mb: float = 32.0,
     draws: str = "numpy",
+    start_rows: str = "max_zero",
 ) -> int:
-    """One update of SPEC §3, written into the network ``net`` (dense or compact state: it gives
+    """One vector-output update, written into the network ``net`` (dense or compact state: it gives
     its support over [W1; W2], the rows of W1, W2 and the gates of any units, and takes the
     result); returns the number of kept entries."""
     m, d, k = net.width, net.layer_inputs, net.output_dim
@@ -100,8 +118,8 @@ def vector_update(
         ids = chunk.tolist()
         block1, block2, gates = net.vector_rows(chunk)  # copies
         if initialise:
-            initialise_zero_rows(block1, ids, 1 / math.sqrt(d * m), draws)
-            initialise_zero_rows(block2, ids, 1 / math.sqrt(m * k), draws)
+            give_start_values(block1, ids, 1 / math.sqrt(d * m), draws, start_rows)
+            give_start_values(block2, ids, 1 / math.sqrt(m * k), draws, start_rows)
         grad1, grad2 = unit_gradients(x, r, block1, block2, gates)
         step1, step2 = alpha * grad1, alpha * grad2
         new1, new2 = block1 - step1, block2 - step2
@@ -135,8 +153,8 @@ class VectorAIHT:
     and goes into checkpoints, so a resumed run continues with the same importances.
     """
 
-    def __init__(self, importance: str = "sketch") -> None:
-        self.kind = importance
+    def __init__(self, importance: str = "sketch", start_rows: str = "max_zero") -> None:
+        self.kind, self.start_rows = importance, start_rows
         self.importance = None
         self.importance_layer = 0
         self._saved_state: dict | None = None
@@ -145,7 +163,7 @@ class VectorAIHT:
         """One update from the residual the training step left; returns (step size, kept entries)."""
         r, net = pl_module.residual, pl_module.net
         if self.importance is not None and self.importance_layer != net.layer:
-            self.importance = None  # a new hidden layer is a new AIHT run (SPEC §4): fresh importances
+            self.importance = None  # a new hidden layer is a new AIHT run: fresh importances
         self.importance_layer = net.layer
         if self.importance is None:
             self.importance = make_importance(
@@ -173,6 +191,7 @@ class VectorAIHT:
             initialise,
             net.gradient_memory_mb,
             net.draws,
+            self.start_rows,
         )
         return alpha, kept
 

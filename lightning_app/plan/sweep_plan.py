@@ -57,9 +57,10 @@ class SweepPlan:
         self.available: list[Panel] = []
         self.unavailable: list[tuple[Panel, str]] = []
         self.panel_configs: list[Namespace] = []
+        self.panel_outputs: list[int] = []  # each available panel's output dimension k
         for panel in panels:
             try:
-                panel_config = self._panel_config(panel)
+                panel_config, outputs = self._panel_config(panel)
             except NotAvailable as reason:
                 self.unavailable.append((panel, str(reason)))
                 continue
@@ -67,6 +68,7 @@ class SweepPlan:
             check_panel_settings(panel_config, panel.method, panel.num_layers, where)
             self.available.append(panel)
             self.panel_configs.append(panel_config)
+            self.panel_outputs.append(outputs)
         if not self.available:
             reasons = "; ".join(f"panel {p.name}: {reason}" for p, reason in self.unavailable)
             raise SettingsError(f"no panel of the sweep can be built here: {reasons}")
@@ -81,7 +83,8 @@ class SweepPlan:
         for index, (panel, config) in enumerate(zip(self.available, self.panel_configs, strict=True)):
             points = [p for p in self.points if p.panel == index]
             shared = shares_trajectory(config, panel.method)
-            identity = point_identity(config, points[0], max(panel.slist) if shared else None)
+            largest = max(panel.slist) if shared else None
+            identity = point_identity(config, points[0], largest, self.panel_outputs[index])
             for group in group_jobs(points, lambda _, shared=shared: shared):
                 first = group[0]
                 job = Job(
@@ -106,8 +109,9 @@ class SweepPlan:
     def panel_config(self, point: GridPoint) -> Namespace:
         return self.panel_configs[point.panel]
 
-    def _panel_config(self, panel: Panel) -> Namespace:
-        """The config with the panel's overrides; NotAvailable if its objects cannot be built."""
+    def _panel_config(self, panel: Panel) -> tuple[Namespace, int]:
+        """The config with the panel's overrides and its task's output dimension; NotAvailable if
+        its objects cannot be built."""
         config = self.config.clone()
         if panel.overrides:
             exit_on_error, self.parser.exit_on_error = self.parser.exit_on_error, False
@@ -118,10 +122,10 @@ class SweepPlan:
             finally:
                 self.parser.exit_on_error = exit_on_error
         try:
-            self.instantiate(config, first_point(panel))
+            objects = self.instantiate(config, first_point(panel))
         except ImportError as exc:
             raise NotAvailable(str(exc)) from None
-        return config
+        return config, objects.datamodule.output_dim
 
     def point_config(self, panel_config: Namespace, point: GridPoint) -> Namespace:
         """The panel's config with the point's m, s, seed and depth, and the network its method
