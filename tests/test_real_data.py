@@ -1,10 +1,6 @@
-"""The real-data tasks of SPEC §6, loaded through the real code from tiny files in torchvision's
-own formats: split sizes and order, pixel values, the INR image and its Fourier features,
-normalisation from the training subset, and the errors for missing or corrupt files."""
-
-import json
-import math
-import urllib.error
+"""The real-data tasks, loaded through the real code from tiny files in torchvision's own formats:
+split sizes and order, pixel values, the INR image and its Fourier features, and normalisation
+from the training subset."""
 
 import numpy as np
 import pytest
@@ -13,44 +9,25 @@ from pytorch_lightning import Trainer
 from torch.utils.data import DataLoader, TensorDataset
 
 from datamodules.binary_cifar10 import BinaryCIFAR10DataModule
-from datamodules.dataset_files import DatasetCorrupt, DatasetNotFound
 from datamodules.inr_cifar10 import INRCIFAR10DataModule
 from datamodules.inr_mnist import INRMNISTDataModule
 from datamodules.mnist import BinaryMNISTDataModule, MNISTDataModule
-from tests.fake_datasets import (
-    CIFAR10_FILES,
-    MNIST_FILES,
-    trust_cifar10_files,
-    write_cifar10,
-    write_idx,
-    write_mnist,
+from tests.real_data_files import (
+    TEST_PER_CLASS,
+    TRAIN_PER_CLASS,
+    cifar_folder,
+    mnist_folder,
 )
-from tests.helpers import run_fit
-
-# Each digit appears 3 times in each file, shuffled: with 4 training images per digit, a digit's
-# training images span the train and test files.
-TRAIN_PER_CLASS, TEST_PER_CLASS = 4, 2
-MNIST_TRAIN_LABELS = list(np.random.default_rng(1).permutation(np.repeat(np.arange(10), 3)))
-MNIST_TEST_LABELS = list(np.random.default_rng(2).permutation(np.repeat(np.arange(10), 3)))
-
-# Classes 0/1 interleaved with others across batches; 2 and 3 are bright, so statistics that
-# include them differ from the training subset's.
-CIFAR_TRAIN = [[0, 2, 1, 5], [3, 3, 1, 0], [9, 0, 0, 4], [1, 7, 8, 2], [6, 1, 3, 0]]
-CIFAR_TEST = [3, 1, 5, 0, 0, 9, 1, 2]
-CIFAR_BRIGHT = (2, 3)
 
 
 @pytest.fixture
 def mnist(tmp_path):
-    images, labels = write_mnist(tmp_path, MNIST_TRAIN_LABELS, MNIST_TEST_LABELS)
-    return tmp_path, images, labels
+    return mnist_folder(tmp_path)
 
 
 @pytest.fixture
 def cifar(tmp_path, monkeypatch):
-    data = write_cifar10(tmp_path, CIFAR_TRAIN, CIFAR_TEST, bright=CIFAR_BRIGHT)
-    trust_cifar10_files(monkeypatch, tmp_path)
-    return tmp_path, data
+    return cifar_folder(tmp_path, monkeypatch)
 
 
 def spec_mnist_split(labels, digits):
@@ -228,174 +205,3 @@ def test_defaults_are_the_papers():
     assert INRCIFAR10DataModule().image_index == 1000
     dm = BinaryCIFAR10DataModule()
     assert (dm.data_dir, dm.download, dm.batch_size, dm.bias) == ("data/", True, 0, False)
-
-
-ALL_TASKS = [
-    (BinaryMNISTDataModule, "MNIST", MNIST_FILES, "MNIST/raw"),
-    (MNISTDataModule, "MNIST", MNIST_FILES, "MNIST/raw"),
-    (INRMNISTDataModule, "MNIST", MNIST_FILES, "MNIST/raw"),
-    (BinaryCIFAR10DataModule, "CIFAR10", CIFAR10_FILES, "cifar-10-batches-py"),
-    (INRCIFAR10DataModule, "CIFAR10", CIFAR10_FILES, "cifar-10-batches-py"),
-]
-
-
-@pytest.mark.parametrize("cls, dataset, files, folder", ALL_TASKS)
-def test_missing_dataset_with_downloads_off(tmp_path, cls, dataset, files, folder):
-    dm = cls(data_dir=str(tmp_path), download=False)
-    dm.prepare_data()
-    assert list(tmp_path.iterdir()) == []  # nothing fetched
-    with pytest.raises(DatasetNotFound) as error:
-        dm.setup("fit")
-    message = str(error.value)
-    assert str(tmp_path / folder) in message
-    assert all(name in message for name in files)
-    assert (
-        f'python -c "from torchvision.datasets import {dataset}; {dataset}({str(tmp_path)!r}, download=True)"'
-        in message
-    )
-
-
-@pytest.mark.parametrize("cls, dataset, files, folder", [ALL_TASKS[0], ALL_TASKS[3]])
-def test_download_impossible_says_what_to_do(tmp_path, monkeypatch, cls, dataset, files, folder):
-    def no_network(*args, **kwargs):
-        raise urllib.error.URLError("no network here")
-
-    monkeypatch.setattr("urllib.request.urlopen", no_network)
-    dm = cls(data_dir=str(tmp_path), download=True)
-    with pytest.raises(DatasetNotFound, match="downloading failed") as error:
-        dm.prepare_data()
-    message = str(error.value)
-    assert "no network here" in message and str(tmp_path / folder) in message
-    assert (
-        all(name in message for name in files) and f"{dataset}({str(tmp_path)!r}, download=True)" in message
-    )
-
-
-def test_present_files_are_not_downloaded_again(mnist, monkeypatch):
-    root, _, _ = mnist
-    monkeypatch.setattr("urllib.request.urlopen", lambda *a, **k: pytest.fail("tried to download"))
-    BinaryMNISTDataModule(data_dir=str(root), download=True).prepare_data()
-
-
-def truncate(path, nbytes):
-    path.write_bytes(path.read_bytes()[:-nbytes])
-
-
-@pytest.mark.parametrize(
-    "damage, named",
-    [
-        (lambda raw: truncate(raw / "train-images-idx3-ubyte", 100), ["train-images-idx3-ubyte"]),
-        (lambda raw: truncate(raw / "t10k-labels-idx1-ubyte", 1), ["t10k-labels-idx1-ubyte"]),
-        (
-            lambda raw: write_idx(raw / "t10k-labels-idx1-ubyte", np.array(MNIST_TEST_LABELS[:-1])),
-            ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"],
-        ),
-        (lambda raw: (raw / "train-labels-idx1-ubyte").write_bytes(b""), ["train-labels-idx1-ubyte"]),
-    ],
-    ids=["truncated images", "truncated labels", "a label short", "empty labels"],
-)
-def test_damaged_mnist_is_an_error(mnist, damage, named):
-    root, _, _ = mnist
-    damage(root / "MNIST" / "raw")
-    dm = BinaryMNISTDataModule(data_dir=str(root), download=False, train_per_class=1, test_per_class=1)
-    with pytest.raises(DatasetCorrupt) as error:
-        dm.setup("fit")
-    message = str(error.value)
-    assert all(name in message.split(" in ")[0] for name in named)
-    assert "download=True" in message
-
-
-@pytest.mark.parametrize("name", ["data_batch_2", "test_batch"])
-def test_damaged_cifar10_fails_its_checksum(cifar, name):
-    root, _ = cifar
-    truncate(root / "cifar-10-batches-py" / name, 10)
-    dm = BinaryCIFAR10DataModule(data_dir=str(root), download=False)
-    with pytest.raises(DatasetCorrupt) as error:
-        dm.setup("fit")
-    assert str(error.value).startswith(f"CIFAR10 file(s) {name} in ")
-
-
-def test_inr_mnist_runs_through_the_cli(mnist):
-    root, _, _ = mnist
-    out = root / "runs"
-    run_fit(
-        [
-            "fit",
-            "--data=datamodules.inr_mnist.INRMNISTDataModule",
-            f"--data.data_dir={root}",
-            "--data.download=false",
-            f"--data.train_per_class={TRAIN_PER_CLASS}",
-            f"--data.test_per_class={TEST_PER_CLASS}",
-            f"--data.image_index={TEST_PER_CLASS}",
-            "--trainer.max_epochs=2",
-            f"--trainer.default_root_dir={out}",
-            "--trainer.enable_progress_bar=false",
-            "--sweep.mlist=2",
-            "--sweep.slist=6",
-        ]
-    )
-    result = json.loads((out / "inr_mnist/aiht/hidden1/m2_s6_seed0/result.json").read_text())
-    assert result["status"] == "done", result.get("error")
-    assert result["metric_name"] == "psnr" and math.isfinite(result["metric"]) and result["nnz"] == 6
-
-
-@pytest.mark.parametrize("method", ["aiht", "imp"])
-def test_binary_mnist_accuracy_through_the_cli(mnist, method):
-    root, _, _ = mnist
-    out = root / "runs"
-    run_fit(
-        [
-            "fit",
-            "--data=datamodules.mnist.BinaryMNISTDataModule",
-            f"--data.data_dir={root}",
-            "--data.download=false",
-            f"--data.train_per_class={TRAIN_PER_CLASS}",
-            f"--data.test_per_class={TEST_PER_CLASS}",
-            "--trainer.max_epochs=2",
-            f"--trainer.default_root_dir={out}",
-            "--trainer.enable_progress_bar=false",
-            f"--sweep.method={method}",
-            "--sweep.mlist=2",
-            "--sweep.slist",
-            "6",
-            "50",
-        ]
-    )
-    for s in (6, 50):
-        result = json.loads((out / f"binary_mnist/{method}/hidden1/m2_s{s}_seed0/result.json").read_text())
-        assert result["status"] == "done", result.get("error")
-        assert result["metric_name"] == "accuracy" and result["nnz"] <= s
-        # 2 test images per digit: the accuracy is a multiple of 1/4
-        assert result["metric"] * 2 * TEST_PER_CLASS == pytest.approx(
-            round(result["metric"] * 2 * TEST_PER_CLASS)
-        )
-    if method == "imp":
-        assert (out / "binary_mnist/imp/hidden1/m2_seed0_trajectory").is_dir()
-
-
-@pytest.mark.parametrize("method", ["aiht", "imp"])
-def test_ten_class_mnist_with_cross_entropy_through_the_cli(mnist, method):
-    root, _, _ = mnist
-    out = root / "runs10"
-    run_fit(
-        [
-            "fit",
-            "--data=datamodules.mnist.MNISTDataModule",
-            f"--data.data_dir={root}",
-            "--data.download=false",
-            f"--data.train_per_class={TRAIN_PER_CLASS}",
-            f"--data.test_per_class={TEST_PER_CLASS}",
-            "--model.loss=crossentropy",
-            "--trainer.max_epochs=2",
-            f"--trainer.default_root_dir={out}",
-            "--trainer.enable_progress_bar=false",
-            f"--sweep.method={method}",
-            "--sweep.mlist=3",
-            "--sweep.slist=40",
-        ]
-    )
-    result = json.loads((out / f"mnist/{method}/hidden1/m3_s40_seed0/result.json").read_text())
-    assert result["status"] == "done", result.get("error")
-    assert result["metric_name"] == "accuracy" and 0 < result["nnz"] <= 40
-    # 2 test images per digit, 20 in all: the accuracy is a multiple of 1/20
-    assert result["metric"] * 20 == pytest.approx(round(result["metric"] * 20))
