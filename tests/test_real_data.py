@@ -1,4 +1,4 @@
-"""The real-data tasks of SPEC §6, loaded through the real code from tiny files in torchvision's
+"""The real-data tasks (docs/algorithms.md), loaded through the real code from tiny files in torchvision's
 own formats: split sizes and order, pixel values, the INR image and its Fourier features,
 normalisation from the training subset, and the errors for missing or corrupt files."""
 

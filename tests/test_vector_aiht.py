@@ -1,5 +1,5 @@
-"""AIHT with vector outputs (SPEC §3) through the real Lightning pipeline against the plain
-re-implementation in tests/reference_vector.py, and its parts on their own."""
+"""AIHT with vector outputs (docs/algorithms.md: vector AIHT) through the real Lightning pipeline against
+the plain re-implementation in tests/reference_vector.py, and its parts on their own."""
 
 import json
 import math

@@ -1,5 +1,5 @@
-"""Heatmaps of the results tables, drawn as the paper draws them (SPEC §7), and their logging to
-TensorBoard.
+"""Heatmaps of the results tables, drawn as the paper draws them (docs/algorithms.md: the grid), and their
+logging to TensorBoard.
 
 One panel's heatmap is the mean over seeds (failed seeds left out; a cell with no result is
 blank): rows m (the first m on top, as ``imshow`` puts it), columns s, the paper's colour limits:
