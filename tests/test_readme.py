@@ -3,7 +3,8 @@ bash block is parsed and planned as the CLI would (every setting and config it n
 every panel must be buildable); one said to run "one point" plans exactly one point, "one panel"
 one panel, "N points" N points; a README command that runs IMP says how long it takes. Every
 script and file a command names exists and takes the flags given to it, every relative link
-leads to a file and heading that exist, and the README's two top commands are the ones
+leads to a file and heading that exist, a module a page writes out (a Python block headed
+``# NAME.py``) is the one its commands use, and the README's two top commands are the ones
 ``.ci/run`` and the quickstart config stand for."""
 
 import re
@@ -85,10 +86,15 @@ def in_scratch(tmp_path, monkeypatch):
     page's one-line Python writers make (``np.savez('my.npz', ...)``) are written."""
     (tmp_path / "configs").symlink_to(ROOT / "configs")
     monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
     return tmp_path
 
 
 def make_files(page: Path) -> None:
+    """The files a page's commands need: its Python blocks that start with ``# NAME.py`` (modules
+    of its own, importable from the working folder), and what its one-line writers write."""
+    for name, source in re.findall(r"```python\n# (\w+\.py)\n(.*?)```", page.read_text(), re.S):
+        Path(name).write_text(source)
     for _, tokens, _ in commands([page]):
         if tokens[-2:-1] == ["-c"] and any(w in tokens[-1] for w in FILE_WRITERS):
             subprocess.run([sys.executable, "-c", tokens[-1]], check=True, timeout=60)
