@@ -8,7 +8,7 @@ resources report.
 ``check_draws`` covers ``sweep.draws cupy`` (the paper code's CuPy draws), which needs a CUDA GPU and
 CuPy where the points run.
 
-Precisions (README, "Precision"): AIHT runs in ``64-true`` (the paper's float64) or ``32-true``.
+Precisions (docs/reproducing.md, "Precision"): AIHT runs in ``64-true`` (the paper's float64) or ``32-true``.
 In ``16-true`` the first step size (1e-14) is 0 in float16, so the first update keeps nothing and
 the network stays all zero; ``bf16-true`` keeps 8 significant bits and moves the result (29.86 dB
 for 29.80 dB on a tiny planted point); the mixed precisions run the training step's products in
@@ -45,7 +45,7 @@ def check_precision(value, method: str, setting: str) -> None:
         paper = "64-true, the paper's float64" if method == "aiht" else "32-true, the paper's float32"
         raise SettingsError(
             f"{setting}={value}: {method.upper()} gives meaningful numbers only in "
-            f"{' or '.join(allowed)}; use --{setting} {allowed[0]} ({paper}; README, 'Precision')"
+            f"{' or '.join(allowed)}; use --{setting} {allowed[0]} ({paper}; docs/reproducing.md#precision)"
         )
 
 

@@ -65,7 +65,7 @@ def color_scale(task: str, metric_name: str) -> ColorScale:
         return ColorScale(0.0, 50.0)
     if task.startswith("binary"):
         return ColorScale(0.5, 1.0)
-    if metric_name == "psnr":  # a task of the user's own (README): PSNR as for planted data
+    if metric_name == "psnr":  # a task of the user's own (docs/own_data.md): PSNR as for planted data
         return ColorScale(-20.0, 50.0)
     return ColorScale(0.1, 1.0)
 
