@@ -5,8 +5,8 @@ forward and backward pass, ½‖pred − b‖², which fills ``weight.grad`` wit
 columns gathered once and reused by the callback), then the AIHT callback's
 ``on_before_optimizer_step``. The gates are random and dense (every unit open
 somewhere) and the weights already hold s nonzeros, so the step-size product runs too.
-``--storage compact`` times the compact network instead (its own random gates, SPEC §1; the
-full gradient in chunks of units).
+``--storage compact`` times the compact network instead (its own random gates, docs/algorithms.md: the
+model; the full gradient in chunks of units).
 
 With ``--tied-units K`` (dense storage) the last K units' gates are twice the first K's, so that K pairs of
 units open on the same examples (as units whose gates are one input do in training) and the

@@ -2,7 +2,7 @@
 
 Each (m, method) point runs in a fresh subprocess, in two measured steps:
 
-1. the data step: SPEC §6's draws for the planted network and its inputs (its
+1. the data step: the planted task's draws for its network and its inputs (its
    ``choice(P, c, replace=False)`` permutes all P = d·m positions: 8·P bytes for a moment);
 2. training: the point's fit (AIHT for 15 full-batch epochs with the recovery metrics, or IMP's
    rounds down to s), on the data already drawn.
@@ -196,7 +196,7 @@ def plot(rows: list[dict], path: Path) -> None:
             marker="s",
             linestyle="--",
             color="gray",
-            label="data step (SPEC §6 draws)",
+            label="data step (the planted task's draws)",
         )
     ax.set_xscale("log")
     ax.set_yscale("log")

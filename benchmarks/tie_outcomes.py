@@ -3,8 +3,9 @@
 Runs one full-batch Figure 1 AIHT point (float64, seed 0 by default) and lists every update at
 which entries tie for the last places of the top s (units whose gates open on the same
 examples have equal gradient entries). Then it reruns the point once for each way of filling
-the first such tie's places and prints the final PSNR of each: the spread of results that
-"ties: any fixed rule" (SPEC §2) allows. The project's rule keeps the largest flat indices.
+the first such tie's places and prints the final PSNR of each: the spread of results that a
+different fixed tie rule would give. The project's rule keeps the largest flat indices, as the
+paper's code does (docs/reproducing.md).
 
     .venv/bin/python benchmarks/tie_outcomes.py --m 100 --s 100
     .venv/bin/python benchmarks/tie_outcomes.py --m 50 --s 200 --num-layers 2

@@ -1,4 +1,5 @@
-"""Peak memory and time of one vector-output AIHT update (SPEC §3) as the width m grows, s fixed.
+"""Peak memory and time of one vector-output AIHT update (docs/algorithms.md: vector AIHT) as the width m
+grows, s fixed.
 
 One update is ``callbacks.vector_aiht.vector_update`` exactly as the callback calls it: the
 chunked unit gradients, the count-sketch selection streaming over the units, the write-back.

@@ -1,1 +1,1 @@
-"""One LightningDataModule per task of SPEC §6."""
+"""One LightningDataModule per task (docs/algorithms.md, the tasks)."""

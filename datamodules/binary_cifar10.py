@@ -1,4 +1,4 @@
-"""SPEC §6 binary_cifar10: CIFAR-10 airplanes (0) vs automobiles (1), 3072 inputs.
+"""The binary_cifar10 task (docs/algorithms.md): CIFAR-10 airplanes (0) vs automobiles (1), 3072 inputs.
 
 Both splits keep torchvision's file order (classes interleaved, 10000 training and 2000 test
 images). Pixels are scaled to [0, 1], flattened channel-major (C, H, W) and normalised per

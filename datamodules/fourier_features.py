@@ -1,5 +1,5 @@
-"""Random Fourier features of integer pixel coordinates for the INR tasks (SPEC §6), drawn as the
-paper's loaders draw them.
+"""Random Fourier features of integer pixel coordinates for the INR tasks (docs/algorithms.md: the tasks),
+drawn as the paper's loaders draw them.
 
 B has 750 rows drawn from numpy's legacy generator seeded with the run's seed; the features of
 coordinates c are [sin(2π·c·Bᵀ), cos(2π·c·Bᵀ)], 1500 values, rounded to float32 as the paper's

@@ -1,4 +1,5 @@
-"""SPEC §6 inr_cifar10: one CIFAR-10 image as a function of pixel coordinates and channel.
+"""The inr_cifar10 task (docs/algorithms.md): one CIFAR-10 image as a function of pixel coordinates and
+channel.
 
 The image is the one at ``image_index`` (default 1000) of the binary (airplane vs automobile)
 test subset, in torchvision's file order. Its 3072 values, channel-major (C, H, W), are the
@@ -36,7 +37,7 @@ class INRCIFAR10DataModule(ArrayDataModule):
     metric_name = "psnr"
     input_dim = FOURIER_FEATURES
     # The paper's minibatch AIHT draws this task's random gates with seed 0 whatever the run's
-    # seed (SPEC §2); None would mean the run's seed, as on the classification tasks.
+    # seed (docs/algorithms.md: scalar AIHT); None would mean the run's seed, as on the classification tasks.
     paper_minibatch_gate_seed = 0
     imp_shuffles_full_batch = True  # the paper's INR training loader shuffles even its one batch
 

@@ -1,4 +1,4 @@
-"""SPEC §6 inr_mnist: one MNIST image as a function of its pixel coordinates.
+"""The inr_mnist task (docs/algorithms.md): one MNIST image as a function of its pixel coordinates.
 
 The image is the one at ``image_index`` (default 1000) of the 10-class test split that
 ``datamodules.mnist`` makes: with the default 1000 test images per digit, the first test image
@@ -40,7 +40,7 @@ class INRMNISTDataModule(ArrayDataModule):
     metric_name = "psnr"
     input_dim = FOURIER_FEATURES
     # The paper's minibatch AIHT draws this task's random gates with seed 0 whatever the run's
-    # seed (SPEC §2); None would mean the run's seed, as on the classification tasks.
+    # seed (docs/algorithms.md: scalar AIHT); None would mean the run's seed, as on the classification tasks.
     paper_minibatch_gate_seed = 0
     imp_shuffles_full_batch = True  # the paper's INR training loader shuffles even its one batch
 

@@ -1,4 +1,5 @@
-"""SPEC §6 mnist and binary_mnist: MNIST digits split per class, raw pixels 0–255, no normalisation.
+"""The mnist and binary_mnist tasks (docs/algorithms.md): MNIST digits split per class, raw pixels 0–255,
+no normalisation.
 
 The 70000 images are torchvision's training file, then its test file. Per digit, the first
 ``train_per_class`` (default 5000) are training and the next ``test_per_class`` (default 1000)

@@ -1,4 +1,5 @@
-"""SPEC §6 mlp_planted: data labelled by a random sparse ReLU network, drawn as the paper draws it.
+"""The mlp_planted task (docs/algorithms.md): data labelled by a random sparse ReLU network, drawn as the
+paper draws it.
 
 With seed q: numpy's legacy generator seeded q+1 draws each planted layer (positions with
 ``choice(P, c, replace=False)`` into the row-major rows × cols matrix, then ``normal(size=c)``
@@ -27,7 +28,8 @@ def planted_layer_shapes(
 def draw_planted_weights(
     num_layers: int, input_dim: int, width: int, output_dim: int, sparsity: int, seed: int
 ) -> list[SparseMatrix]:
-    """The planted weight matrices, as their nonzeros (float64 holding float32 values), SPEC §6.
+    """The planted weight matrices, as their nonzeros (float64 holding float32 values), as
+    docs/algorithms.md draws them.
 
     ``choice(P, c, replace=False)`` permutes all P positions (8·P bytes for a moment): the one
     step of the data whose memory grows with the layer's size.
@@ -91,10 +93,11 @@ class PlantedMLPDataModule(TaskDataModule):
     task_name = "mlp_planted"
     metric_name = "psnr"
     # The paper's minibatch AIHT draws this task's random gates with seed 0 whatever the run's
-    # seed (SPEC §2); None would mean the run's seed, as on the classification tasks.
+    # seed (docs/algorithms.md: scalar AIHT); None would mean the run's seed, as on the classification tasks.
     paper_minibatch_gate_seed = 0
     data_depends_on_sparsity = True  # the planted network has s nonzeros: IMP runs once per s
-    # The paper's IMP loaders (SPEC §5): full batch unshuffled; measured on the training loader itself.
+    # The paper's IMP loaders (docs/algorithms.md: IMP): full batch unshuffled; measured on the training
+    # loader itself.
     imp_shuffles_full_batch = False
     imp_measures_on_training_loader = True
 
@@ -145,7 +148,7 @@ class PlantedMLPDataModule(TaskDataModule):
         self.planted_weights = weights
         self.max_label = float(np.abs(y).max())
         if self.max_label == 0:
-            raise SkipPoint("all planted labels are zero (SPEC §6): recorded with metric 0")
+            raise SkipPoint("all planted labels are zero: recorded with metric 0, as the paper does")
         if self.bias:
             x = np.concatenate([x, np.ones((x.shape[0], 1), np.float32)], axis=1)
         self.x, self.y = self.as_tensor(x), self.as_tensor(y)

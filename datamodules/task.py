@@ -32,7 +32,7 @@ def check_batch_size(batch_size: int) -> None:
 
 
 class TaskDataModule(LightningDataModule):
-    """Base of every task (SPEC §6).
+    """Base of every task (docs/algorithms.md: the tasks).
 
     Class attributes (the sweep reads them before any data exists):
         task_name: the task's name in results and tables (``mlp_planted``, ``mnist``, …).
@@ -45,7 +45,7 @@ class TaskDataModule(LightningDataModule):
         paper_minibatch_gate_seed: the seed the paper's code draws the random gates with when
             training minibatch AIHT on this task, or None where it passes the run's seed.
         imp_shuffles_full_batch: whether the paper's full-batch IMP training loader shuffles its
-            one batch (the INR tasks; SPEC §5).
+            one batch (the INR tasks; docs/algorithms.md: IMP).
         imp_measures_on_training_loader: whether the paper's IMP measures on the training loader
             (planted) rather than an unshuffled evaluation loader.
         identity_settings: what the task computes beyond its init args, for a point's identity
@@ -56,7 +56,8 @@ class TaskDataModule(LightningDataModule):
         output_dim: outputs k (1: scalar output).
         max_label: max |label|, for PSNR.
         planted_weights: the planted network's weight matrices as their nonzeros
-            (``SparseMatrix``, rows × cols as SPEC §6 draws them), where the task has one.
+            (``SparseMatrix``, rows × cols as the task draws them (docs/algorithms.md)), where the task has
+            one.
         sensing: the task's sensing matrix A, where the task is a linear sensing problem.
     """
 

@@ -9,7 +9,8 @@ the loader's order e + 1 (``skip_epochs=1``). Each epoch's order depends only on
 which Lightning sets through ``sampler.set_epoch``; the position inside an epoch is saved in
 checkpoints, so a run resumes mid-epoch with the same batches.
 
-Deeper AIHT builds the loader afresh for every layer, reseeded as for layer 1 (SPEC §4):
+Deeper AIHT builds the loader afresh for every layer, reseeded as for layer 1 (docs/algorithms.md: deeper
+networks):
 ``restart(epoch)`` says that the loader counts its orders again from Lightning's ``epoch``,
 so the layer's training epoch e gets the loader's order e + 1 counted from the layer's start.
 """

@@ -205,7 +205,7 @@ def add_point_arguments(parser: LightningArgumentParser) -> None:
         type=Literal["numpy", "cupy"],
         default="numpy",
         help="Generator of AIHT's random gates, vector start values, count-sketch signs and Gaussian "
-        "sensing columns: 'numpy' as the paper's code on a CPU; 'cupy' as its GPU runs (SPEC §8; "
+        "sensing columns: 'numpy' as the paper's code on a CPU; 'cupy' as its GPU runs (docs/reproducing.md; "
         "needs a CUDA GPU and pip install -e '.[cupy]').",
     )
 

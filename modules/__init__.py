@@ -1,1 +1,1 @@
-"""LightningModules: the gated sparse MLP of SPEC §1."""
+"""LightningModules: the gated sparse MLP (docs/algorithms.md, the model)."""

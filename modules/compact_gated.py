@@ -1,4 +1,5 @@
-"""AIHT's gated network of SPEC §1 with compact state: memory that grows with s, not with m.
+"""AIHT's gated network (docs/algorithms.md, the model) with compact state: memory that grows with s, not
+with m.
 
 The trainable state is the kept (flat index, value) pairs of w, at most s of them; no tensor of
 m·d entries is ever allocated. The prediction uses only the units with nonzeros (the support's
@@ -8,9 +9,9 @@ any units (``RandomGateRows``), or, once they follow the weights (sequential con
 copy of the weights' pairs (``SparseGateRows``). The scalar AIHT steps are the same methods as
 the dense network's (``modules/dense_weights.py``), so one callback trains both.
 
-For vector outputs (SPEC §3) the pairs index [W1; W2] (W1 row-major, then W2 row-major), as the
-vector selection does; the gates follow W1's part, and the vector update reads and writes rows
-of units through ``vector_rows`` and ``vector_assign``, as it does with the dense network.
+For vector outputs (docs/algorithms.md: vector AIHT) the pairs index [W1; W2] (W1 row-major, then W2
+row-major), as the vector selection does; the gates follow W1's part, and the vector update reads and
+writes rows of units through ``vector_rows`` and ``vector_assign``, as it does with the dense network.
 """
 
 import torch
@@ -31,7 +32,7 @@ class CompactGated(nn.Module):
         width: hidden units m.
         input_dim: the layer's inputs d.
         output_dim: k; 1 is the fused scalar network.
-        gate_seed: the seed of the random gates (SPEC §1).
+        gate_seed: the seed of the random gates (docs/algorithms.md: the model).
         memory_mb: the budget of one chunk of the full gradient (about twice this is used).
     """
 

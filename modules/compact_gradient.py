@@ -1,5 +1,5 @@
-"""SPEC §2 step 2 for a compact network: the full gradient g = A^T r in chunks of units, and the
-s largest entries of t = w − mu·g, without any array of all m·d entries.
+"""Scalar AIHT's step 2 (docs/algorithms.md) for a compact network: the full gradient g = A^T r in chunks
+of units, and the s largest entries of t = w − mu·g, without any array of all m·d entries.
 
 For a chunk of units: their gates (regenerated from the seed where they are random, taken from
 the sparse weights where gates follow the weights, so units without nonzeros cost nothing

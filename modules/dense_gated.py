@@ -1,11 +1,11 @@
-"""AIHT's gated network of SPEC §1 with dense state: every unit's weights and gates as m × d
-tensors (and W2, m × k, for vector outputs).
+"""AIHT's gated network (docs/algorithms.md, the model) with dense state: every unit's weights and gates as
+m × d tensors (and W2, m × k, for vector outputs).
 
 Scalar output (fused weights): ``weight`` row j is unit j's w_j, so its row-major flattening is
-the unit-major vector w of SPEC §1; ``gates`` row j is h_j. The training prediction has
+the unit-major vector w of the model (docs/algorithms.md); ``gates`` row j is h_j. The training prediction has
 autograd: its backward is the full gradient A^T (dL/dy) (``modules/gated_ops.py``), which the
 scalar AIHT steps (``modules/dense_weights.py``) read from ``weight.grad``. Vector outputs
-(SPEC §3): ``weight`` is W1, ``output_weight`` W2; the gates follow W1.
+(docs/algorithms.md: vector AIHT): ``weight`` is W1, ``output_weight`` W2; the gates follow W1.
 """
 
 import torch
@@ -25,7 +25,7 @@ class DenseGated(DenseWeights):
         width: hidden units m.
         input_dim: the layer's inputs d.
         output_dim: k; 1 is the fused scalar network.
-        gate_seed: the seed of the random gates (SPEC §1).
+        gate_seed: the seed of the random gates (docs/algorithms.md: the model).
         memory_mb: memory for gate patterns while computing the full gradient.
     """
 
@@ -68,7 +68,7 @@ class DenseGated(DenseWeights):
             self.output_weight = nn.Parameter(output)
 
     def draw_pending_gates(self, device: torch.device) -> None:
-        """Draws CuPy's gates (SPEC §8) on ``device`` if they are still to be drawn."""
+        """Draws CuPy's gates (docs/reproducing.md) on ``device`` if they are still to be drawn."""
         if self.gates_pending:
             gates = gate_tensor(self.width, self.input_dim, self.gate_seed, self.draws, device)
             self.gates = gates.to(self.gates.device, self.gates.dtype)

@@ -1,4 +1,4 @@
-"""SPEC §2's scalar AIHT update on a dense weight tensor whose training step left the full
+"""Scalar AIHT's update (docs/algorithms.md) on a dense weight tensor whose training step left the full
 gradient g = A^T (A w − b) in ``weight.grad`` (autograd with the gates held constant).
 
 The networks that hold their weights densely (``DenseGated``, ``LinearSensing``) share these
@@ -28,7 +28,7 @@ class DenseWeights(nn.Module):
         return self.weight.grad.view(-1)[index]
 
     def candidates(self, x: Tensor, r: Tensor, step_size: Tensor, budget: int) -> tuple[Tensor, Tensor]:
-        """t = w − mu·g over every entry; its ``budget`` largest (SPEC §8's tie rule): the kept flat
+        """t = w − mu·g over every entry; its ``budget`` largest (the paper code's tie rule): the kept flat
         indices (ascending) and their values in t."""
         t = self.weight.detach().view(-1) - step_size * self.weight.grad.view(-1)
         if not torch.isfinite(t).all():

@@ -1,5 +1,5 @@
-"""Hidden layers that AIHT has finished (SPEC §4), kept sparse: their nonzeros only, applied as
-sparse products. They live in the module's state dict, so a checkpoint taken in a later layer
+"""Hidden layers that AIHT has finished (docs/algorithms.md: deeper networks), kept sparse: their nonzeros
+only, applied as sparse products. They live in the module's state dict, so a checkpoint taken in a later layer
 restores them.
 
 With ``reduced`` (a compact network's), the features a layer gives are only the columns of its

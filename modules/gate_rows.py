@@ -1,7 +1,7 @@
 """The gates of a compact network, row by row, without an m × d gate matrix.
 
-Random gates (SPEC §1) are a function of (seed, unit), so any block of units is regenerated
-when it is needed. Gates that follow the weights (sequential convex mode) are a copy of the
+Random gates (docs/algorithms.md: the model) are a function of (seed, unit), so any block of units is
+regenerated when it is needed. Gates that follow the weights (sequential convex mode) are a copy of the
 weights' (index, value) pairs: a unit without nonzeros has a zero gate and is closed for good.
 """
 
@@ -19,7 +19,7 @@ SETTING = "model.net.draws"
 class RandomGateRows:
     """Unit j's gate: the ``input_dim`` normals numpy's legacy generator gives after seeding it
     with j + offset (offset from the gate seed, as ``modules.gates.random_gates``), or with
-    ``draws`` cupy CuPy's (SPEC §8, ``datamodules/cupy_draws.py``); with ``columns`` (ascending
+    ``draws`` cupy CuPy's (docs/reproducing.md, ``datamodules/cupy_draws.py``); with ``columns`` (ascending
     input indices), only those entries of each gate."""
 
     def __init__(

@@ -1,10 +1,10 @@
-"""Products with the sensing matrix A = [D_1 X, …, D_m X] of SPEC §1, never forming A.
+"""Products with the sensing matrix A = [D_1 X, …, D_m X] (docs/algorithms.md, the model), never forming A.
 
 D_j = diag(1[X h_j > 0]). A weight matrix W (m × d, row j = unit j) stands for the
 unit-major vector w, so A w = sum_j D_j X w_j and (A^T r)_j = X^T D_j r.
 
 Units whose gates open on the same examples get bitwise-equal gradient rows, as the paper's
-per-unit computation gives them, so that the top-s selection's tie rule (SPEC §8), not the
+per-unit computation gives them, so that the top-s selection's tie rule (docs/reproducing.md), not the
 order in which a matrix product happened to sum them, decides which of them is kept.
 """
 

@@ -1,5 +1,6 @@
-"""The random gate vectors h_j of SPEC §1, drawn exactly as the paper's code draws them: with
-numpy's legacy generator (the paper's code on a CPU) or CuPy's (its GPU runs, SPEC §8)."""
+"""The random gate vectors h_j (docs/algorithms.md, the model), drawn exactly as the paper's code draws
+them: with numpy's legacy generator (the paper's code on a CPU) or CuPy's (its GPU runs,
+docs/reproducing.md)."""
 
 from collections.abc import Sequence
 

@@ -1,4 +1,4 @@
-"""The linear model of the Gaussian sensing task (SPEC §6 ``gaussian_sparse``): no network.
+"""The linear model of the Gaussian sensing task (``gaussian_sparse``, docs/algorithms.md): no network.
 
 The weight is the length-N signal x, and y = A x with the datamodule's ``GaussianColumns`` A,
 whose columns are generated on demand and never stored. Its training prediction has autograd,

@@ -1,4 +1,5 @@
-"""The standard ReLU MLP that IMP prunes (SPEC §5), initialised exactly as the paper's code does."""
+"""The standard ReLU MLP that IMP prunes (docs/algorithms.md: IMP), initialised exactly as the paper's code
+does."""
 
 import itertools
 
@@ -15,7 +16,7 @@ class ReluMLP(Network):
     (PyTorch's default initialisation, the numbers ``torch.manual_seed(seed)`` would give),
     inside a forked generator so the global one is left untouched. The generator's state right
     after the layers, ``initial_rng_state``, is where the paper's data loaders start drawing
-    (SPEC §5): IMP replays that stream privately (``callbacks/imp/order.py``).
+    (docs/algorithms.md: IMP): IMP replays that stream privately (``callbacks/imp/order.py``).
 
     Args: the sizes and the seed (``modules/network.py``).
     """

@@ -198,7 +198,7 @@ class SparseMLP(LightningModule):
 
     def _vector_training_step(self, x: Tensor, y: Tensor) -> Tensor:
         """Y_hat with the gates held constant and the mean loss; autograd of the loss in Y_hat
-        gives SPEC §3's R, left in ``residual`` for the AIHT callback (whose chain rule to W1 and
+        gives vector AIHT's R, left in ``residual`` for the AIHT callback (whose chain rule to W1 and
         W2 needs R at the weights as they were, and gradients at the start values it gives)."""
         pred = self.net.vector_prediction(x)
         pred.requires_grad_()

@@ -1,8 +1,8 @@
 """The sensing matrix's columns on the current support, and the gate patterns of their units, kept
 while the batch and the gates stay.
 
-One full-batch AIHT update (SPEC §2) needs A_S three times: the prediction A_S w_S, the step
-size's A_S g_S and, for the entries the top-s keeps, the refinement's A_S~. Gathering columns
+One full-batch AIHT update (docs/algorithms.md: scalar AIHT) needs A_S three times: the prediction A_S w_S,
+the step size's A_S g_S and, for the entries the top-s keeps, the refinement's A_S~. Gathering columns
 costs more than the products that use them, so they are gathered once per batch and state of
 the gates, and only the columns of entries new to the support are added. They are held as the
 rows of A_S^T (|S| × n), gathered from a contiguous copy of X^T, since row copies are cheap.

@@ -1,5 +1,5 @@
-"""The task's metric (SPEC §6) on torchmetrics: PSNR, accuracy of 0.5-thresholded or argmax
-outputs, or the relative error of a recovered signal (with its support error alongside)."""
+"""The task's metric (docs/algorithms.md: the tasks) on torchmetrics: PSNR, accuracy of 0.5-thresholded or
+argmax outputs, or the relative error of a recovered signal (with its support error alongside)."""
 
 import math
 

@@ -1,5 +1,5 @@
-"""AIHT's selection (SPEC §2 step 2, tie rule of §8): the s entries largest in magnitude, zeros
-never kept, and among equal magnitudes the larger flat index first.
+"""AIHT's selection (docs/algorithms.md, scalar AIHT step 2; tie rule: docs/reproducing.md): the s entries
+largest in magnitude, zeros never kept, and among equal magnitudes the larger flat index first.
 
 ``top_s_nonzero`` selects from one vector. ``RunningTopS`` selects from a stream of blocks of
 candidates (value, flat index), keeping at most s of them between blocks; since the rule is a

@@ -1,4 +1,5 @@
-"""The vector-output network of SPEC §1 and §3: Y = sum_j D_j X w1_j w2_j^T, D_j = diag(1[X h_j > 0]).
+"""The vector-output network (docs/algorithms.md, vector AIHT): Y = sum_j D_j X w1_j w2_j^T, D_j = diag(1[X
+h_j > 0]).
 
 W1 is m × d (row j = w1_j), W2 is m × k (row j = w2_j), the gates m × d. These functions never
 form the sensing matrix, and only units with nonzero weights (or, for gradients, open gates)
@@ -27,7 +28,7 @@ def gated_vector_product(x: Tensor, w1: Tensor, w2: Tensor, gates: Tensor | None
 
 
 def vector_loss(pred: Tensor, target: Tensor, loss: str) -> Tensor:
-    """The mean loss whose gradient in ``pred`` is SPEC §3's R.
+    """The mean loss whose gradient in ``pred`` is vector AIHT's R.
 
     mse: ½·‖Y_hat − B‖²/n, so R = (Y_hat − B)/n; crossentropy: the mean over examples of
     −Σ_k B log softmax(Y_hat), so R = (softmax(Y_hat) − B)/n for one-hot B.
@@ -41,7 +42,7 @@ def vector_loss(pred: Tensor, target: Tensor, loss: str) -> Tensor:
 
 
 def unit_gradients(x: Tensor, r: Tensor, w1: Tensor, w2: Tensor, gates: Tensor) -> tuple[Tensor, Tensor]:
-    """SPEC §3's gradients for a block of units: with P_j = (D_j X)^T R,
+    """Vector AIHT's gradients for a block of units: with P_j = (D_j X)^T R,
 
     grad w1_j = P_j w2_j = X^T (D_j R w2_j)   and   grad w2_j = P_j^T w1_j = R^T (D_j X w1_j),
 

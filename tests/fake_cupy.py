@@ -3,7 +3,7 @@ numpy legacy call of the same name on one global ``RandomState``, arrays are num
 torch takes through DLPack too) and ``cupy.cuda.Device`` is a context that does nothing.
 
 With it the project's ``draws: cupy`` path runs on the CPU and must give numpy's numbers: that
-shows it makes SPEC §8's calls (which seed, which draw, which arguments, in which order), though
+shows it makes the paper code's calls (which seed, which draw, which arguments, in which order), though
 not that CuPy's generator gives any particular numbers (the GPU tests compare with real CuPy).
 """
 

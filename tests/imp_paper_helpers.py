@@ -67,7 +67,7 @@ def assert_same_as_paper(model, imp, batches, ref: dict, ref_batches: list | Non
     assert [h["nnz"] for h in imp.history] == [ref["counts"][i] for i in kept]
     for layer, mask in zip(model.net.layers, ref["masks"], strict=True):
         assert torch.equal(layer.weight_mask, mask)
-    # exact: SPEC §5's contract: the paper's float32 steps and evaluation, the same ops in the same order
+    # exact: IMP's contract: the paper's float32 steps and evaluation, the same ops in the same order
     assert {s: r["metric"] for s, r in imp.results.items()} == ref["results"]
     if ref_batches is not None:
         assert len(batches.rounds) == len(kept)

@@ -1,5 +1,6 @@
-"""A plain, slow re-implementation of SPEC §1, §2 and §6 for the tests: dense A, numpy's global
-generator exactly as the SPEC words it, no shared code with the project."""
+"""A plain, slow re-implementation of the model, scalar AIHT and the tasks (docs/algorithms.md) for the
+tests: dense A, numpy's global generator exactly as docs/algorithms.md words it, no shared code with the
+project."""
 
 import numpy as np
 import torch
@@ -68,8 +69,8 @@ def spec_top_s(t, s: int) -> list[int]:
 
 
 def spec_refine(a_k, b, w_tilde, mu: float, steps: int, trace: list | None = None):
-    """SPEC §2 step 3 on f(v) = ||a_k v - b||², numpy arrays or torch tensors alike; returns
-    (v, mu). ``trace`` collects "accept" or "give up" for each inner step."""
+    """Scalar AIHT's step 3 (docs/algorithms.md) on f(v) = ||a_k v - b||², numpy arrays or torch tensors
+    alike; returns (v, mu). ``trace`` collects "accept" or "give up" for each inner step."""
 
     def f(v):
         return float(((a_k @ v - b) ** 2).sum())
@@ -93,7 +94,7 @@ def spec_refine(a_k, b, w_tilde, mu: float, steps: int, trace: list | None = Non
 
 
 def spec_update(a: torch.Tensor, b: torch.Tensor, w: torch.Tensor, s: int, steps: int = 10) -> torch.Tensor:
-    """One AIHT update of SPEC §2 on the explicit matrix a."""
+    """One scalar AIHT update (docs/algorithms.md) on the explicit matrix a."""
     supp = w != 0
     r = a[:, supp] @ w[supp] - b
     if supp.any():

@@ -1,4 +1,4 @@
-"""Plain re-implementations of SPEC §5 (IMP) for the tests, sharing no code with the project.
+"""Plain re-implementations of IMP (docs/algorithms.md) for the tests, sharing no code with the project.
 
 ``spec_imp``: full batch, MSE, a hand-written loop with its own masks (no torch.nn.utils.prune).
 ``paper_imp``: IMP as the paper's code runs it, minibatches, cross-entropy and deeper networks
@@ -30,7 +30,7 @@ def spec_imp(
 
     What is ranked: the trained weights in round 1; from round 2 on the weights of the round's
     last forward pass, before its last Adam step (what torch's pruning ranks in the paper's code
-    once its layers carry masks, SPEC §5). ``ranking`` "trained" or "last_forward" ranks those
+    once its layers carry masks, docs/algorithms.md: IMP). ``ranking`` "trained" or "last_forward" ranks those
     weights in every round instead (two ways to get it wrong, for tests to tell apart)."""
     d = x.shape[1]
     torch.manual_seed(seed)

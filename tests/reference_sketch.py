@@ -1,7 +1,7 @@
-"""A plain numpy transcription of SPEC §3's count sketch (the paper's), for the tests.
+"""A plain numpy transcription of vector AIHT's count sketch (the paper's), for the tests.
 
 Python integers for the hashes, numpy's global legacy generator for the signs, ``np.add.at``
-on a float32 table for the updates and ``np.median`` for the estimates, as SPEC words them.
+on a float32 table for the updates and ``np.median`` for the estimates, as docs/algorithms.md words them.
 Independent of callbacks/aiht/count_sketch.py; slow, for small problems.
 """
 

@@ -1,4 +1,4 @@
-"""SPEC §2's full-batch AIHT, scalar output, unit by unit in numpy without ever forming A.
+"""Full-batch scalar AIHT (docs/algorithms.md), unit by unit in numpy without ever forming A.
 
 For the tests that need full-size points (A of Figure 1's m=100 point would be 50000 × 10000):
 column j·d + i of A is D_j x_i, so A v = sum_j D_j X v_j and block j of A^T r is X^T (D_j r).
@@ -36,7 +36,7 @@ class UnitSensing:
 
 
 def unit_update(sensing: UnitSensing, b: np.ndarray, w: np.ndarray, s: int, steps: int = 10) -> np.ndarray:
-    """One AIHT update of SPEC §2; w is m × d."""
+    """One scalar AIHT update (docs/algorithms.md); w is m × d."""
     r = sensing.times(w) - b
     g = sensing.transpose_times(r)
     if np.any(w != 0):

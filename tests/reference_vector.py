@@ -1,6 +1,6 @@
-"""A plain, slow re-implementation of SPEC §3 (AIHT, vector output) for the tests.
+"""A plain, slow re-implementation of vector-output AIHT (docs/algorithms.md) for the tests.
 
-Dense per-unit matrices D_j X and P_j, numpy's global generator exactly as the SPEC words the
+Dense per-unit matrices D_j X and P_j, numpy's global generator exactly as docs/algorithms.md words the
 start values, a Python dict for the kept set, every block processed (none skipped). The
 importance is pluggable: ``ExactAccumulator`` (a dense numpy vector) or ``SketchAccumulator``
 around the tests' own numpy transcription of the paper's count sketch (tests/reference_sketch.py).
@@ -60,7 +60,7 @@ def restarted(row: torch.Tensor, start_rows: str) -> bool:
 def spec_vector_update(
     x, b, w1, w2, gates, s, importance, initialise, crossentropy=False, start_rows="max_zero"
 ):
-    """One update of SPEC §3; returns the new (W1, W2)."""
+    """One vector AIHT update (docs/algorithms.md); returns the new (W1, W2)."""
     n, d = x.shape
     m, k = w2.shape
     s = min(s, m * d + m * k)
@@ -102,7 +102,8 @@ def spec_vector_update(
 def spec_vector_run(
     batches, m, d, k, s, seed_gates, importance, convex, per_epoch, crossentropy=False, start_rows="max_zero"
 ):
-    """SPEC §3 over a run's batches (as the pipeline saw them): the iterates after each update."""
+    """Vector AIHT (docs/algorithms.md) over a run's batches (as the pipeline saw them): the iterates after
+    each update."""
     gates = seed_gates.clone()
     w1 = torch.zeros(m, d, dtype=torch.float64)
     w2 = torch.zeros(m, k, dtype=torch.float64)

@@ -1,4 +1,5 @@
-"""AIHT (SPEC §2) through the real Lightning pipeline against the plain re-implementation."""
+"""AIHT (docs/algorithms.md: scalar AIHT) through the real Lightning pipeline against the plain
+re-implementation."""
 
 import numpy as np
 import pytest
@@ -149,8 +150,9 @@ def test_support_columns_reuse_equals_fresh_columns():
 
 
 def test_planted_recovery_reaches_30_db():
-    # SPEC §2 as written gives 32.15 dB here (seed 0; a plain numpy run agrees, for every tie rule and
-    # in float32 and float64) and plateaus there with more epochs; the issue hoped for 40 dB.
+    # scalar AIHT as docs/algorithms.md states it gives 32.15 dB here (seed 0; a plain numpy run agrees,
+    # for every tie rule and in float32 and float64) and plateaus there with more epochs; the issue hoped
+    # for 40 dB.
     trainer, model, *_ = tiny_run(m=10, s=20, n=5000, d=100, epochs=15)
     assert float(trainer.callback_metrics["val/psnr"]) >= 30.0
     assert model.nnz() <= 20

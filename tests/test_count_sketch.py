@@ -1,6 +1,6 @@
 """The paper's count sketch (callbacks/aiht/count_sketch.py) against the tests' numpy transcription of
-SPEC §3 (tests/reference_sketch.py): hashes, signs, cells and estimates bitwise; then its
-estimates, top-s, memory and state."""
+the count sketch of docs/algorithms.md (tests/reference_sketch.py): hashes, signs, cells and estimates
+bitwise; then its estimates, top-s, memory and state."""
 
 import math
 
@@ -75,7 +75,7 @@ def test_cells_equal_np_add_at_in_index_order():
     deltas = random_vector(len(starts) * size, 3)
     add_in_blocks(sketch, spec, starts, size, deltas)
     assert sketch.table.dtype == torch.float32
-    # exact: SPEC §3's np.add.at, one float64 add rounded to float32 per update, in index order
+    # exact: vector AIHT's np.add.at, one float64 add rounded to float32 per update, in index order
     assert np.array_equal(sketch.table.numpy(), spec.table)
     # The check is sharp: rounding each update to float32 first, or adding in another order,
     # gives other cells.
@@ -100,7 +100,7 @@ def test_float32_updates_equal_np_add_at():
     sketch = CountSketch(n, spec.width)
     deltas = random_vector(600, 4).float()
     add_in_blocks(sketch, spec, [99_800, 20], 300, deltas)
-    # exact: SPEC §3's np.add.at, one float64 add rounded to float32 per update, in index order
+    # exact: vector AIHT's np.add.at, one float64 add rounded to float32 per update, in index order
     assert np.array_equal(sketch.table.numpy(), spec.table)
 
 
@@ -120,7 +120,7 @@ def test_staged_blocks_equal_block_by_block_adds():
         sketch.add_staged(cells, updates, edges)
         spec.add(idx[first : first + size].tolist(), deltas[first : first + size].numpy())
         first += size
-        # exact: SPEC §3's np.add.at, one float64 add rounded to float32 per update, in index order
+        # exact: vector AIHT's np.add.at, one float64 add rounded to float32 per update, in index order
         assert np.array_equal(sketch.table.numpy(), spec.table)
 
 
@@ -230,7 +230,7 @@ def test_cuda_sketch_equals_spec_bit_for_bit():
         chunk = deltas[b * size : (b + 1) * size]
         sketch.add(sketch.locate(idx.cuda()), chunk.cuda())
         spec.add(idx.tolist(), chunk.numpy())
-    # exact: SPEC §3's np.add.at, one float64 add rounded to float32 per update, in index order
+    # exact: vector AIHT's np.add.at, one float64 add rounded to float32 per update, in index order
     assert np.array_equal(sketch.table.cpu().numpy(), spec.table)
     idx = sample_indices(n, 200, 9)
     estimates = sketch.estimate(sketch.locate(idx.cuda())).cpu()

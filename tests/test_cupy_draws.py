@@ -1,6 +1,6 @@
-"""``draws: cupy`` (SPEC §8) without a GPU: refused with a message naming the setting and what to
+"""``draws: cupy`` (docs/reproducing.md) without a GPU: refused with a message naming the setting and what to
 do, before any point runs, whether CuPy or CUDA is missing; and, with tests/fake_cupy.py standing
-in for CuPy, the project's CuPy path makes SPEC §8's calls: its gates, start values, sketch signs
+in for CuPy, the project's CuPy path makes the paper code's calls: its gates, start values, sketch signs
 and Gaussian columns equal plain numpy transcriptions of those calls, and whole runs equal the
 numpy-draws runs. The real CuPy numbers are compared in tests/test_gpu_cupy.py."""
 
@@ -189,7 +189,7 @@ def test_sketch_signs_make_spec_calls(fake):
 
 
 def plain_gaussian(n_rows: int, n_cols: int, seed: int) -> torch.Tensor:
-    """SPEC §8's Gaussian sensing matrix in numpy's calls: the offset has no special case for 0."""
+    """The paper code's Gaussian sensing matrix in numpy's calls: the offset has no special case for 0."""
     np.random.seed(seed)
     offset = np.random.randint(0, n_cols)
     columns = []

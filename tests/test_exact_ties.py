@@ -1,6 +1,6 @@
 """Exact ties (issue 13, item 4): units whose gates open on the same examples get bitwise-equal
 gradient entries wherever they sit in a matrix product's tiles, as the paper's per-unit
-computation gives them, so that SPEC §8's tie rule decides which is kept."""
+computation gives them, so that the paper code's tie rule decides which is kept."""
 
 import numpy as np
 import pytest
@@ -16,7 +16,7 @@ SIZES = [(50, 3, 9), (333, 17, 13), (1000, 17, 101), (2000, 100, 29), (700, 100,
 
 
 def plain_a(x: torch.Tensor, gates: torch.Tensor) -> torch.Tensor:
-    """A = [D_1 X, …, D_m X] formed explicitly (SPEC §1)."""
+    """A = [D_1 X, …, D_m X] formed explicitly (docs/algorithms.md: the model)."""
     return torch.cat([((x @ h) > 0).to(x.dtype)[:, None] * x for h in gates], dim=1)
 
 
@@ -87,7 +87,7 @@ CUT_CASES = [(1000, 17, 101, torch.float64), (4001, 5, 500, torch.float32)]
 @pytest.mark.parametrize(("n", "d", "m", "dtype"), CUT_CASES)
 def test_tied_pair_at_the_cut_keeps_the_larger_index(n, d, m, dtype):
     """First update (w = 0, t = −mu·g) with the cut inside a pair's tie, for every pair and input:
-    the entry kept is the one SPEC §8 names, np.argsort(|t|, kind="stable")[-s:] on the per-unit
+    the entry kept is the one docs/reproducing.md names, np.argsort(|t|, kind="stable")[-s:] on the per-unit
     gradient, i.e. the larger unit's."""
     x, r, gates, pairs = tied_problem(n, d, m, dtype)
     t = -1e-14 * gated_gradient(x, r, gates).view(-1)

@@ -1,5 +1,5 @@
-"""Outputs of a grid (SPEC §7): the paper's .npy tables, heatmaps, task figures, TensorBoard images,
-and ``cli.py heatmap --logdir`` rebuilding them from event files alone."""
+"""Outputs of a grid (docs/algorithms.md: the grid): the paper's .npy tables, heatmaps, task figures,
+TensorBoard images, and ``cli.py heatmap --logdir`` rebuilding them from event files alone."""
 
 import json
 import shutil

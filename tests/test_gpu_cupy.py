@@ -1,6 +1,6 @@
 """``draws: cupy`` on a CUDA GPU with CuPy: the project's gates, vector start values, count-sketch
-signs and Gaussian sensing support and columns equal CuPy's own calls written here as SPEC §8 states them,
-and a Figure 1 point and a Gaussian sensing point run end to end. Skipped without a GPU or CuPy
+signs and Gaussian sensing support and columns equal CuPy's own calls written here as docs/reproducing.md
+states them, and a Figure 1 point and a Gaussian sensing point run end to end. Skipped without a GPU or CuPy
 (``pip install -e '.[cupy]'``; ``benchmarks/gpu_check.sh`` installs it and runs these)."""
 
 import math

@@ -1,4 +1,5 @@
-"""IMP (SPEC §5) through the real Lightning pipeline: counts, rewinds, Adam resets, masks, resume."""
+"""IMP (docs/algorithms.md: IMP) through the real Lightning pipeline: counts, rewinds, Adam resets, masks,
+resume."""
 
 import pytest
 import torch

@@ -1,4 +1,4 @@
-"""IMP computes what the paper's code computes (SPEC §5), checked against ``paper_imp``
+"""IMP computes what the paper's code computes (docs/algorithms.md: IMP), checked against ``paper_imp``
 (tests/reference_imp.py): torch DataLoaders on the global generator right after the seeded
 network, a plain training loop, ``global_unstructured``. Same counts, masks, batches, and the
 same metric bit for bit, full batch and minibatch, one and two hidden layers, vector outputs,

@@ -1,6 +1,6 @@
-"""Two-hidden-layer minibatch AIHT against SPEC §2/§4 done the paper's way: per layer, torch's
-global generator reseeded, a plain DataLoader(shuffle=True) built afresh and one batch taken
-before training; the random gates drawn with the gate seed (seed 0 for the paper's planted
+"""Two-hidden-layer minibatch AIHT against scalar AIHT and deeper networks (docs/algorithms.md) done the
+paper's way: per layer, torch's global generator reseeded, a plain DataLoader(shuffle=True) built afresh
+and one batch taken before training; the random gates drawn with the gate seed (seed 0 for the paper's planted
 minibatch runs, whatever the run's seed)."""
 
 import numpy as np

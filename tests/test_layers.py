@@ -1,4 +1,5 @@
-"""Deeper AIHT (SPEC §4): layer by layer on the frozen layers' features, one fit."""
+"""Deeper AIHT (docs/algorithms.md: deeper networks): layer by layer on the frozen layers' features, one
+fit."""
 
 import pytest
 import torch
@@ -20,7 +21,8 @@ def test_second_layer_trains_on_relu_of_the_first_layers_sparse_product():
         torch.testing.assert_close(x, features, rtol=1e-12, atol=1e-12)
     for x, _ in rec.batches[:E]:
         assert torch.equal(x, dm.x)
-    # layer 2's iterates are SPEC §2 on those features, with m × m random gates and budget s / 2
+    # layer 2's iterates are scalar AIHT's (docs/algorithms.md) on those features, with m × m random gates
+    # and budget s / 2
     gates = torch.from_numpy(spec_gates(M, M, 0))
     w = torch.zeros(M * M, dtype=torch.float64)
     for t, ((x, b), ours) in enumerate(zip(rec.batches[E:], rec.weights[E:], strict=True)):

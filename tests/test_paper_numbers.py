@@ -1,4 +1,4 @@
-"""Figure 1's points whose values SPEC §8 gives from the paper's code, at full size:
+"""Figure 1's points whose values docs/reproducing.md gives from the paper's code, at full size:
 n=50000, d=100, 15 epochs, full batch, seed 0, float64."""
 
 import numpy as np
@@ -20,8 +20,8 @@ def test_two_hidden_layers_m50_s200_gives_the_papers_number():
 @pytest.mark.slow
 def test_m100_s100_equals_the_plain_reference_and_the_papers_number():
     """The paper's code keeps the larger flat index among tied magnitudes (CuPy's stable sort)
-    and gives 29.8728 dB here (SPEC §8); so does the tests' own per-unit numpy run of SPEC §2,
-    and the project equals that run to float64 rounding."""
+    and gives 29.8728 dB here (docs/reproducing.md); so does the tests' own per-unit numpy run of scalar
+    AIHT (docs/algorithms.md), and the project equals that run to float64 rounding."""
     m, s, n, d = 100, 100, 50000, 100
     _, x, y = spec_planted(m, s, 0, n, d)
     reference = full_batch_psnr(x.astype(np.float64), y.astype(np.float64), spec_gates(m, d, 0), s, 15)
@@ -31,7 +31,7 @@ def test_m100_s100_equals_the_plain_reference_and_the_papers_number():
 
 @pytest.mark.slow
 def test_imp_m100_s100_equals_the_plain_paper_way_reference():
-    """SPEC §8's IMP point (n=50000, d=100, m=100, s=100, seed 0, 15 epochs, full batch, float32),
+    """The paper code's IMP point (n=50000, d=100, m=100, s=100, seed 0, 15 epochs, full batch, float32),
     44 rounds: the project's value equals the paper-way reference's bit for bit (6.84 dB is only
     its two-decimal value)."""
     dm = PlantedMLPDataModule(width=100, sparsity=100, seed=0, nmeasurements=50000, input_dim=100)

@@ -1,4 +1,5 @@
-"""The random draws of SPEC §1 and §6 are numpy's legacy generator's, number for number."""
+"""The random draws of the gates and the tasks (docs/algorithms.md) are numpy's legacy generator's, number
+for number."""
 
 import numpy as np
 import pytest

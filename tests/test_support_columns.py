@@ -1,5 +1,5 @@
 """The support's columns and gate patterns held per batch and state of the gates
-(``modules/support_columns.py``), and the evaluation that reuses them, against SPEC §1's A."""
+(``modules/support_columns.py``), and the evaluation that reuses them, against the gated model's A."""
 
 import torch
 

@@ -1,4 +1,4 @@
-"""The task metrics against hand-computed values (SPEC §6)."""
+"""The task metrics against hand-computed values (docs/algorithms.md: the tasks)."""
 
 import math
 

@@ -1,10 +1,11 @@
-"""The paper's count sketch (SPEC §3): every weight's accumulated updates in 4 × width cells.
+"""The paper's count sketch (docs/algorithms.md: vector AIHT): every weight's accumulated updates in 4 ×
+width cells.
 
 Row r sends flat index i to cell h_r(i) mod width, h_r(i) = fmix32((a_r·i + b_r) mod 2³²) with
 the paper's constants a_r, b_r and MurmurHash3's finaliser fmix32, and gives it the sign
 σ_r(i) = column r, row (i mod 100000) of block i // 100000's sign table (numpy's legacy
 generator seeded with the block number, ``choice([-1, 1], size=(100000, 4))``; CuPy's with
-``signs="cupy"``, as the paper's GPU runs, SPEC §8). Adding δ to
+``signs="cupy"``, as the paper's GPU runs, docs/reproducing.md). Adding δ to
 entry i adds σ_r(i)·δ to its cell in every row; the estimate of i is the median over the rows of
 σ_r(i)·cell in float64 (the mean of the two middle values, as numpy's median).
 
@@ -38,7 +39,7 @@ FORMAT = "paper"  # tags state dicts: tables of this sketch, not of earlier hash
 
 
 def sketch_width(budget: int, num_entries: int) -> int:
-    """int(s · max(1, ln(N/s))): SPEC §3's width for budget s over N entries."""
+    """int(s · max(1, ln(N/s))): the count sketch's width for budget s over N entries."""
     return int(budget * max(1.0, math.log(num_entries / budget)))
 
 

@@ -1,4 +1,4 @@
-"""Where the vector-output selection (SPEC §3) gets each weight's importance from.
+"""Where the vector-output selection (docs/algorithms.md: vector AIHT) gets each weight's importance from.
 
 The default is the paper's count sketch (``callbacks/aiht/count_sketch.py``): 4·s·log(N/s) cells,
 plus one byte per index of each block of 100000 indices whose signs were needed. ``exact`` is

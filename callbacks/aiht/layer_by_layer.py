@@ -1,4 +1,4 @@
-"""Deeper networks for AIHT (SPEC §4): one hidden layer at a time, as a callback.
+"""Deeper networks for AIHT (docs/algorithms.md: deeper networks): one hidden layer at a time, as a callback.
 
 ``trainer.max_epochs`` is the epochs of one layer; the fit runs L times as many. At the start
 of each later layer the network freezes the finished layer (sparsely) and starts the next on
@@ -9,8 +9,8 @@ all frozen layers before they are used.
 
 The paper's code builds the training loader afresh for every layer, reseeded as for layer 1, so
 each layer sees the same sequence of minibatch orders as layer 1 did, from its first draw on
-(SPEC §4). Before every epoch this callback tells the training loader where its layer started
-(``TensorBatches.restart``), so a run resumed mid-layer gets the same orders.
+(docs/algorithms.md: deeper networks). Before every epoch this callback tells the training loader where its
+layer started (``TensorBatches.restart``), so a run resumed mid-layer gets the same orders.
 """
 
 from pytorch_lightning import Callback, LightningModule, Trainer

@@ -1,4 +1,5 @@
-"""SPEC §3's selection: which s weights stay, decided block by block by accumulated importance.
+"""Vector AIHT's selection (docs/algorithms.md): which s weights stay, decided block by block by
+accumulated importance.
 
 The kept set starts as the old support. Each block (W1's row j, then W2's row j, j = 0 … m−1)
 streams through in turn: its updates go into the importance accumulator, its new values into

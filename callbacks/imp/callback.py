@@ -1,4 +1,4 @@
-"""IMP, the paper's baseline (SPEC §5), as a callback around Adam training of the ReLU MLP.
+"""IMP, the paper's baseline (docs/algorithms.md: IMP), as a callback around Adam training of the ReLU MLP.
 
 A round is ``trainer.max_epochs`` epochs of training. At the end of a round the callback
 prunes by global magnitude over all weight matrices (``torch.nn.utils.prune``), measures the

@@ -1,4 +1,4 @@
-"""The order in which the paper's IMP sees its examples (SPEC §5), replayed without touching
+"""The order in which the paper's IMP sees its examples (docs/algorithms.md: IMP), replayed without touching
 torch's global generator.
 
 In the paper's code every order comes from torch's global generator, right where the seeded

@@ -1,4 +1,5 @@
-"""How many weights each IMP round leaves (SPEC §5), computed with the paper's float expressions.
+"""How many weights each IMP round leaves (docs/algorithms.md: IMP), computed with the paper's float
+expressions.
 
 ``prune_schedule`` gives the rounds this project trains. The paper's loop also has rounds that
 prune nothing: when the round's fraction of the remaining count rounds to zero, that round

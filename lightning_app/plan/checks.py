@@ -5,10 +5,10 @@ covers what a panel computes (precision, how long it trains, settings the sweep 
 ``check_accelerator`` covers where the points run, against the GPUs there are: the local sweep
 passes ``torch.cuda.device_count()``, a launcher that runs points elsewhere passes the count its
 resources report.
-``check_draws`` covers ``sweep.draws cupy`` (SPEC §8's CuPy draws), which needs a CUDA GPU and
+``check_draws`` covers ``sweep.draws cupy`` (the paper code's CuPy draws), which needs a CUDA GPU and
 CuPy where the points run.
 
-Precisions (README, "Precision"): AIHT runs in ``64-true`` (the paper's float64) or ``32-true``.
+Precisions (docs/reproducing.md, "Precision"): AIHT runs in ``64-true`` (the paper's float64) or ``32-true``.
 In ``16-true`` the first step size (1e-14) is 0 in float16, so the first update keeps nothing and
 the network stays all zero; ``bf16-true`` keeps 8 significant bits and moves the result (29.86 dB
 for 29.80 dB on a tiny planted point); the mixed precisions run the training step's products in
@@ -45,7 +45,7 @@ def check_precision(value, method: str, setting: str) -> None:
         paper = "64-true, the paper's float64" if method == "aiht" else "32-true, the paper's float32"
         raise SettingsError(
             f"{setting}={value}: {method.upper()} gives meaningful numbers only in "
-            f"{' or '.join(allowed)}; use --{setting} {allowed[0]} ({paper}; README, 'Precision')"
+            f"{' or '.join(allowed)}; use --{setting} {allowed[0]} ({paper}; docs/reproducing.md#precision)"
         )
 
 
@@ -97,7 +97,7 @@ def check_aiht_trainer(trainer: Namespace, where: str = "") -> None:
         value = trainer.get(name)
         if value is not None and value != unset and not (name == "gradient_clip_val" and value == 0):
             raise SettingsError(
-                f"trainer.{name}={value}{where}: AIHT makes its own updates (SPEC §2), which "
+                f"trainer.{name}={value}{where}: AIHT makes its own updates, which "
                 f"Lightning's {name} cannot act on; leave it unset"
             )
     limit = trainer.get("limit_val_batches")
@@ -156,8 +156,8 @@ def check_draws_settings(config: Namespace, where: str = "") -> None:
 
 
 def check_draws(draws: str, accelerator, here: bool = True) -> None:
-    """``sweep.draws cupy`` draws with CuPy on a CUDA GPU (SPEC §8): refused on the CPU, and, where
-    the points run here (not on a Ray cluster), without a CUDA GPU or without CuPy."""
+    """``sweep.draws cupy`` draws with CuPy on a CUDA GPU (docs/reproducing.md): refused on the CPU, and,
+    where the points run here (not on a Ray cluster), without a CUDA GPU or without CuPy."""
     if draws != "cupy":
         return
     if str(accelerator) == "cpu":

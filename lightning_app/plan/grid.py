@@ -5,7 +5,8 @@ import itertools
 from dataclasses import dataclass, field
 
 METHODS = ("aiht", "imp")
-#: numpy seeds stop at 2**32 - 1 and the planted data seeds numpy with seed + 3 (SPEC §6)
+#: numpy seeds stop at 2**32 - 1 and the planted data seeds numpy with seed + 3 (docs/algorithms.md: the
+# tasks)
 MAX_SEED = 2**32 - 4
 
 

@@ -51,7 +51,7 @@ def network_of(task: type[TaskDataModule], method: str) -> str:
 def gate_seed_of(task: type[TaskDataModule], batch_size: int, rule: str) -> int | None:
     """The seed of a point's random gates (None: the run's seed). With ``rule`` ``paper``,
     minibatch AIHT on a task whose ``paper_minibatch_gate_seed`` is set uses that seed, as the
-    paper's code does (SPEC §2); ``run`` always uses the run's seed."""
+    paper's code does (docs/algorithms.md: scalar AIHT); ``run`` always uses the run's seed."""
     if rule == "paper" and batch_size > 0:
         return task.paper_minibatch_gate_seed
     return None

@@ -174,7 +174,8 @@ class SweepPlan:
 
 
 def shares_trajectory(config: Namespace, method: str) -> bool:
-    """One IMP trajectory serves every s where the data does not depend on s (SPEC §7)."""
+    """One IMP trajectory serves every s where the data does not depend on s (docs/algorithms.md: the
+    grid)."""
     return (
         method == "imp"
         and not task_class(config).data_depends_on_sparsity

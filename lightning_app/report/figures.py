@@ -1,5 +1,5 @@
-"""A sweep's outputs (SPEC §7): the paper's ``.npy`` tables, their heatmaps and spread over seeds,
-one figure per task, curves against sparsity, a tidy ``results.csv``, ``summary.md`` and the
+"""A sweep's outputs (docs/algorithms.md: the grid): the paper's ``.npy`` tables, their heatmaps and spread
+over seeds, one figure per task, curves against sparsity, a tidy ``results.csv``, ``summary.md`` and the
 images in TensorBoard; and ``python cli.py heatmap --logdir DIR``, which rebuilds all of them
 from TensorBoard event files alone.
 

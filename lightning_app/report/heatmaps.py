@@ -1,5 +1,5 @@
-"""Heatmaps of the results tables, drawn as the paper draws them (SPEC §7), and their logging to
-TensorBoard.
+"""Heatmaps of the results tables, drawn as the paper draws them (docs/algorithms.md: the grid), and their
+logging to TensorBoard.
 
 One panel's heatmap is the mean over seeds (failed seeds left out; a cell with no result is
 blank): rows m (the first m on top, as ``imshow`` puts it), columns s, the paper's colour limits:
@@ -65,7 +65,7 @@ def color_scale(task: str, metric_name: str) -> ColorScale:
         return ColorScale(0.0, 50.0)
     if task.startswith("binary"):
         return ColorScale(0.5, 1.0)
-    if metric_name == "psnr":  # a task of the user's own (README): PSNR as for planted data
+    if metric_name == "psnr":  # a task of the user's own (docs/own_data.md): PSNR as for planted data
         return ColorScale(-20.0, 50.0)
     return ColorScale(0.1, 1.0)
 

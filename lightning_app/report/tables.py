@@ -1,5 +1,5 @@
-"""Results tables (SPEC §7): grid points grouped into panels, one (m, s, seed) array per panel,
-saved as ``.npy`` under the file name the paper's ``runner.py`` gives it.
+"""Results tables (docs/algorithms.md: the grid): grid points grouped into panels, one (m, s, seed) array
+per panel, saved as ``.npy`` under the file name the paper's ``runner.py`` gives it.
 
 A panel is one heatmap of the paper: one task, method, depth, epoch count, batch size, convex
 flag and bias flag. Its table has shape (len(mlist), len(slist), len(seeds)); a point that is
