@@ -1,7 +1,8 @@
 """A sweep from start to end: check where it runs and what is finished (stopping before anything
 runs if a finished point had other settings), save its config, report unavailable panels, find
 each panel's data, run the jobs here, in worker processes or as Ray tasks, then write the tables,
-heatmaps and figures and log a summary."""
+heatmaps and figures of every finished point in the folder (other sweeps' too) and log a
+summary of this sweep's points."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from lightning_app.run.hparams import log_point_hparams
 from lightning_app.run.outcomes import summary
 from lightning_app.run.point_run import PointRunner
 from lightning_app.store.finished import scan_finished
+from lightning_app.store.folder_results import with_folder_results
 
 if TYPE_CHECKING:
     from lightning_app.launch.ray_launcher import RayLauncher
@@ -51,7 +53,7 @@ def run_sweep(plan: SweepPlan, make_worker_runner: RunnerFactory) -> list[dict]:
     progress = config.trainer.enable_progress_bar is not False
     pool, submit, workers = launcher(plan, make_worker_runner, gpus, progress)
     try:
-        results = GridRun(
+        grid_run = GridRun(
             state,
             root,
             submit,
@@ -60,14 +62,17 @@ def run_sweep(plan: SweepPlan, make_worker_runner: RunnerFactory) -> list[dict]:
             progress=progress,
             overwrite=config.sweep.overwrite,
             claim_stale_s=config.sweep.claim_stale_s,
-        ).run()
+        )
+        results = grid_run.run()
     finally:
         if pool is not None:
             pool.close()
     from lightning_app.report.figures import FIGURES_RUN, export_figures  # matplotlib: only when drawing
     from lightning_app.report.summary import SUMMARY_FILE
 
-    written = export_figures(results, root, tb_log_dir=root / FIGURES_RUN)
+    ours = [(point.folder, grid_run.results[point]) for point in state.order if point in grid_run.results]
+    everything = with_folder_results(root, ours, warn=log.warning)
+    written = export_figures(everything, root, tb_log_dir=root / FIGURES_RUN)
     log.warning("tables, heatmaps, curves and figures: %d files under %s", len(written), root)
     log.warning(summary(results))
     log.warning("summary: %s", root / SUMMARY_FILE)
