@@ -8,9 +8,9 @@ Layout under the output folder OUT:
     OUT/tables/<TASK>/<method>/<paper file name>.npy   the table, shape (m, s, seed), float64
     OUT/tables/<TASK>/<method>/<paper file name>.png   its heatmap (mean over seeds)
     OUT/tables/<TASK>/<method>/<paper file name>.std.png   its std over seeds, seeds per cell
-    OUT/figure_<task>.png                              the task's panels side by side (+ AIHT − IMP)
-    OUT/figure_<task>_std.png                          their std heatmaps, in the same order
-    OUT/curves/<task>/hidden<L>_bs<b>_<E>epochs_bias<c>.png   metric against s per m
+    OUT/figure_<task>.png, .pdf                        rows: depth; columns: AIHT, IMP, AIHT − IMP
+    OUT/figure_<task>_std.png, .pdf                    their std heatmaps, in the same layout
+    OUT/curves/<task>/hidden<L>_bs<b>_<E>epochs_bias<c>.png, .pdf   metric against s per m
     OUT/results.csv                                    one row per grid point
     OUT/summary.md                                     counts, best and worst cells, the figures
 """
@@ -21,10 +21,11 @@ from pathlib import Path
 
 from lightning_app.report.curves import save_all_curves
 from lightning_app.report.events import find_event_files, results_from_events
-from lightning_app.report.heatmaps import log_images, save_heatmap, save_task_figure
+from lightning_app.report.heatmaps import log_images, save_heatmap
 from lightning_app.report.spread import save_std_figure, save_std_heatmap, std_path
 from lightning_app.report.summary import write_summary
 from lightning_app.report.tables import build_tables, save_table
+from lightning_app.report.task_figure import save_task_figure
 from lightning_app.store.results import write_csv
 
 TABLES_DIR = "tables"
@@ -71,7 +72,7 @@ def export_figures(
             save_std_figure(task_tables, spread)
             shared.append(spread)
     shared += list(save_all_curves(tables, results, out_dir))
-    written += shared
+    written += shared + [p.with_suffix(".pdf") for p in shared]  # figures and curves: PDF too
     pngs += shared
     csv_path = out_dir / "results.csv"
     write_csv(csv_path, results)
