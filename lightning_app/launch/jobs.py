@@ -116,7 +116,7 @@ class GridRun:
             write_result(self.root / p.folder, result)
             self.results[p] = result
             self.tally[result["status"]] += 1
-            self.say(outcome_line(p, result))
+            self.say(outcome_line(p, result, self.left()))
         self.claims.release(todo)
         self.advance(len(todo))
 
@@ -134,6 +134,10 @@ class GridRun:
         self.say(f"{point.folder}: {result['status']} (run by another sweep)")
         self.advance(1)
 
+    def left(self) -> int:
+        """Points of the grid without a result yet."""
+        return len(self.state.order) - len(self.results)
+
     def advance(self, points: int) -> None:
         self.bar.update(points)
         self.bar.set_postfix(self.tally)
@@ -143,13 +147,13 @@ class GridRun:
         return previous_result(self.root / point.folder, point, self.say)
 
 
-def outcome_line(point: GridPoint, result: dict) -> str:
-    """``<folder>: <status> <metric>=<value> (<seconds> s)``, then the reason where it is not done."""
+def outcome_line(point: GridPoint, result: dict, left: int | None = None) -> str:
+    """``<folder>: <status> <metric>=<value> (<seconds> s[, <n> left])``, then the reason where
+    it is not done."""
     metric = result.get("metric")
     shown = f"{metric:.4g}" if isinstance(metric, float) else str(metric)
-    line = (
-        f"{point.folder}: {result['status']} {result.get('metric_name')}={shown} ({result['wall_s']:.1f} s)"
-    )
+    after = f"{result['wall_s']:.1f} s" + ("" if left is None else f", {left} left")
+    line = f"{point.folder}: {result['status']} {result.get('metric_name')}={shown} ({after})"
     if result["status"] in ("diverged", "failed"):
         line += f": {result['error']}"
     return line

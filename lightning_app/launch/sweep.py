@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING
@@ -50,7 +51,7 @@ def run_sweep(plan: SweepPlan, make_worker_runner: RunnerFactory) -> list[dict]:
     for panel, reason in plan.unavailable:
         log.warning("panel %s: not available yet, skipped: %s", panel.name, reason)
     prepare_data(plan)
-    progress = config.trainer.enable_progress_bar is not False
+    progress = config.trainer.enable_progress_bar is not False and shows_bars()
     pool, submit, workers = launcher(plan, make_worker_runner, gpus, progress)
     try:
         grid_run = GridRun(
@@ -77,6 +78,12 @@ def run_sweep(plan: SweepPlan, make_worker_runner: RunnerFactory) -> list[dict]:
     log.warning(summary(results))
     log.warning("summary: %s", root / SUMMARY_FILE)
     return results
+
+
+def shows_bars() -> bool:
+    """Whether the sweep's bar and Lightning's are drawn: only on a terminal. Piped or sent to a
+    file, the sweep writes one line per finished point and the summary instead."""
+    return sys.stdout.isatty()
 
 
 def check_where(plan: SweepPlan) -> list[int] | None:
