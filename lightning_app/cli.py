@@ -24,6 +24,7 @@ from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from callbacks.aiht import AIHT
 from callbacks.imp import IMP
 from datamodules.array_files import DataFileError
+from lightning_app.launch.dry_run import dry_run_report
 from lightning_app.launch.sweep import run_sweep
 from lightning_app.plan.errors import SettingsError
 from lightning_app.plan.job import Job
@@ -50,13 +51,25 @@ QUIET_WARNINGS = (
     ".*You defined a `validation_step` but have no `val_dataloader`.*",
     ".*LightningCLI's args parameter is intended.*",  # main() passes the arguments after "fit"
 )
+COMMANDS = ("fit", "heatmap")
 USAGE = """usage: cli.py {fit,heatmap} ...
 
   fit      run a figure's grid:   python cli.py fit --config configs/figure1.yaml
-           (python cli.py fit --help lists every setting)
+           (python cli.py fit --help lists every setting; --sweep.dry_run true lists the
+           panels, what is finished and the time left, and runs nothing)
   heatmap  rebuild tables and heatmaps from TensorBoard events:
            python cli.py heatmap --logdir runs/figure1
 """
+FIT_DESCRIPTION = (
+    "Run a figure's grid of sparse MLPs: every point (method x hidden layers x width m x budget s "
+    "x seed) is one Lightning training run, AIHT or IMP being a callback. The settings: the "
+    "Trainer's (trainer.*), the network's (model.*, model.net.*), the task's datamodule (data, "
+    "data.*), the grid and how it runs (sweep.*), AIHT's (aiht.*) and IMP's (imp.*). The training updates "
+    "have no settings of their own: AIHT makes its own, IMP uses Adam with --model.lr as the paper "
+    "does. Outputs go to --trainer.default_root_dir; finished points "
+    "there are kept."
+)
+REFUSED_GROUPS = ("--optimizer", "--lr_scheduler")
 
 
 class SweepCLI(LightningCLI):
@@ -73,7 +86,8 @@ class SweepCLI(LightningCLI):
             save_config_callback=None,
             trainer_defaults=TRAINER_DEFAULTS,
             seed_everything_default=False,
-            parser_kwargs={"prog": "cli.py fit"},
+            parser_kwargs={"prog": "cli.py fit", "description": FIT_DESCRIPTION},
+            auto_configure_optimizers=False,
             args=args,
             run=False,
         )
@@ -130,6 +144,13 @@ def add_grid_arguments(parser: LightningArgumentParser) -> None:
         type=bool,
         default=False,
         help="Run again points whose result.json says done.",
+    )
+    parser.add_argument(
+        "--sweep.dry_run",
+        type=bool,
+        default=False,
+        help="List the panels, their points finished, claimed and left, and the time left; run "
+        "and write nothing.",
     )
 
 
@@ -227,6 +248,17 @@ def worker_runner(args: list[str], device: int | None, root: str | None = None) 
     return PointRunner(plan.build, folder, device=device, progress_bar=False).run_job
 
 
+def _check_refused(args: list[str]) -> None:
+    """``--optimizer`` and ``--lr_scheduler`` are named with the reason the sweep has none."""
+    for arg in args:
+        group = arg.split("=", 1)[0].split(".", 1)[0]
+        if group in REFUSED_GROUPS:
+            raise SettingsError(
+                f"{group.removeprefix('--')}: the sweep does not use it (AIHT makes its own updates; "
+                "IMP uses Adam with --model.lr, as the paper does); remove it"
+            )
+
+
 def _check_config_files(args: list[str]) -> None:
     """An empty ``--config`` file is named here (the parser's own message does not name it)."""
     for i, arg in enumerate(args):
@@ -241,8 +273,12 @@ def _check_config_files(args: list[str]) -> None:
 
 def fit(args: list[str]) -> list[dict]:
     """``cli.py fit ARGS``: runs the grid ARGS configure and returns every point's result."""
+    _check_refused(args)
     _check_config_files(args)
     cli = SweepCLI(args)
+    if cli.plan.config.sweep.dry_run:
+        print(dry_run_report(cli.plan))
+        return []
     return run_sweep(cli.plan, partial(worker_runner, list(args)))
 
 
@@ -269,6 +305,9 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(f"error: {data_file_error(exc)}")
         if any(r.get("status") == "failed" for r in results):
             sys.exit(1)  # the summary that run_sweep logged lists the failed points
+    elif command in ("-h", "--help"):
+        print(USAGE, end="")
     else:
-        print(USAGE, file=sys.stderr if command not in ("-h", "--help") else sys.stdout, end="")
-        sys.exit(0 if command in ("-h", "--help") else 2)
+        print(USAGE, file=sys.stderr, end="")
+        named = f"unknown command {command!r}" if command else "no command given"
+        sys.exit(f"error: {named}: the commands are {', '.join(COMMANDS)}")

@@ -30,6 +30,7 @@ from lightning_app.store.results import write_csv
 
 TABLES_DIR = "tables"
 FIGURES_RUN = "figures"  # the TensorBoard run (folder) ``heatmap`` logs its images to
+DEPRECATED_NO_TENSORBOARD = "--no-tensorboard is deprecated: write --tensorboard false"
 
 
 def _sort_key(result: dict) -> tuple:
@@ -84,6 +85,14 @@ def export_figures(
     return written
 
 
+def true_or_false(text: str) -> bool:
+    """A switch's value spelled as ``fit`` spells its own: ``true`` or ``false``."""
+    value = text.strip().lower()
+    if value not in ("true", "false"):
+        raise argparse.ArgumentTypeError(f"{text!r} is neither true nor false")
+    return value == "true"
+
+
 def heatmap_main(argv: list[str]) -> None:
     """``python cli.py heatmap --logdir DIR [--out OUT]``: those outputs rebuilt from DIR's events."""
     parser = argparse.ArgumentParser(
@@ -98,11 +107,17 @@ def heatmap_main(argv: list[str]) -> None:
     parser.add_argument("--out", type=Path, default=None, help="Output folder (default: DIR).")
     parser.add_argument("--expname", default="", help="Suffix of the .npy names (the paper's --expname).")
     parser.add_argument(
-        "--no-tensorboard",
-        action="store_true",
-        help=f"Do not log the images to TensorBoard (default: into OUT/{FIGURES_RUN}).",
+        "--tensorboard",
+        type=true_or_false,
+        default=True,
+        metavar="{true,false}",
+        help=f"Log the images to TensorBoard, into OUT/{FIGURES_RUN} (default: true).",
     )
+    parser.add_argument("--no-tensorboard", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.no_tensorboard:
+        print(f"warning: {DEPRECATED_NO_TENSORBOARD}", file=sys.stderr)
+        args.tensorboard = False
     if not args.logdir.is_dir():
         parser.error(f"--logdir {args.logdir} is not a directory")
     damaged: list[Path] = []
@@ -119,7 +134,7 @@ def heatmap_main(argv: list[str]) -> None:
             "none with a grid point's hparams (written by the sweep at the end of each point)"
         )
     out = args.out if args.out is not None else args.logdir
-    tb_dir = None if args.no_tensorboard else out / FIGURES_RUN
+    tb_dir = out / FIGURES_RUN if args.tensorboard else None
     written = export_figures(results, out, tb_log_dir=tb_dir, expname=args.expname)
     print(f"read {len(results)} grid points from the events under {args.logdir}")
     for path in written:
