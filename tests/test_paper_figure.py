@@ -109,4 +109,4 @@ def test_accuracy_bars_read_test_accuracy(tmp_path):
     figure = save_task_figure(build_tables(results), tmp_path / "f.png")
     bar = figure.axes[0].images[0].colorbar
     assert bar.ax.get_ylabel() == "test accuracy" and bar.extend == "neither"
-    assert figure.figure.get_suptitle() == "MNIST, full batch, 15 epochs, mean of 1 seed"
+    assert figure.figure.get_suptitle() == "MNIST\nfull batch, 15 epochs, mean of 1 seed"  # one column

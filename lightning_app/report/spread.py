@@ -102,6 +102,5 @@ def save_std_figure(tables: list[Table], path: Path) -> list[str]:
     """The std heatmaps of a task's panels in the layout of its mean figure, without the
     differences, as PNG and PDF; returns their titles."""
     drawn = draw_task_figure(tables, draw=draw_std_panel, differences=False)
-    drawn.figure.suptitle(f"{drawn.figure.get_suptitle()}: spread over seeds (ddof={STD_DDOF})")
     save_png_pdf(drawn.figure, path)
     return drawn.titles

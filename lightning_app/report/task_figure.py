@@ -37,7 +37,7 @@ from lightning_app.report.labels import (
     task_label,
     training_label,
 )
-from lightning_app.report.tables import Table
+from lightning_app.report.tables import STD_DDOF, Table
 
 DIFFERENCE_PREFIX = "AIHT − IMP"
 
@@ -112,16 +112,18 @@ def row_label(table: Table, training_varies: bool) -> str:
     return f"{label}, {training_label(table.panel)}" if training_varies else label
 
 
-def common_title(tables: list[Table]) -> tuple[str, bool]:
-    """The figure's title and whether the training differs between its rows."""
+def common_title(tables: list[Table], spread: bool = False) -> tuple[str, str, bool]:
+    """The figure's title in two parts (the task; the training and seeds every panel shares) and
+    whether the training differs between its rows. ``spread``: the seeds part names the std."""
     trainings = {training_label(t.panel) for t in tables}
     seeds = {len(t.seeds) for t in tables}
-    parts = [task_label(tables[0].panel.task)]
-    if len(trainings) == 1:
-        parts.append(trainings.pop())
-    if len(seeds) == 1:
-        parts.append(seeds_label(seeds.pop()))
-    return ", ".join(parts), len({training_label(t.panel) for t in tables}) > 1
+    rest = [trainings.copy().pop()] if len(trainings) == 1 else []
+    if spread:
+        count = f"{seeds.pop()} " if len(seeds) == 1 else ""
+        rest.append(f"std over {count}seeds (ddof={STD_DDOF})")
+    elif len(seeds) == 1:
+        rest.append(seeds_label(seeds.pop()))
+    return task_label(tables[0].panel.task), ", ".join(rest), len(trainings) > 1
 
 
 def draw_panel(ax: Axes, panel: Panel) -> str:
@@ -147,14 +149,15 @@ def draw_panel(ax: Axes, panel: Panel) -> str:
 
 
 def draw_task_figure(tables: list[Table], draw=draw_panel, differences: bool = True) -> TaskFigure:
-    """The figure of one task's ``tables`` (module docstring), each panel drawn by ``draw``."""
+    """The figure of one task's ``tables`` (module docstring), each panel drawn by ``draw``;
+    without ``differences``, the std figure (its title names the spread)."""
     rows = figure_rows(tables, differences)
     if not rows:
         raise ValueError("a task figure needs at least one table")
     columns = max(len(row) for row in rows)
     fig = new_figure((columns * PANEL_INCHES[0], len(rows) * PANEL_INCHES[1]))
     grid = fig.subplots(len(rows), columns, squeeze=False)
-    title, training_varies = common_title(tables)
+    task, rest, training_varies = common_title(tables, spread=not differences)
     drawn = TaskFigure(fig, rows)
     for axes, row in zip(grid, rows, strict=True):
         for ax, panel in zip(axes, row, strict=False):
@@ -163,7 +166,7 @@ def draw_task_figure(tables: list[Table], draw=draw_panel, differences: bool = T
         axes[0].set_ylabel(f"{row_label(row[0][0], training_varies)}\n{M_AXIS}")
         for ax in axes[len(row) :]:
             ax.set_visible(False)
-    fig.suptitle(title)
+    fig.suptitle(task + ("\n" if columns == 1 else ", ") + rest if rest else task)  # one panel: narrow
     return drawn
 
 
