@@ -24,8 +24,9 @@ from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from callbacks.aiht import AIHT
 from callbacks.imp import IMP
 from datamodules.array_files import DataFileError
-from lightning_app.launch.dry_run import dry_run_report
+from lightning_app.launch.dry_run import add_dry_run_arguments, dry_run_report
 from lightning_app.launch.sweep import run_sweep
+from lightning_app.plan.checks import check_no_optimizer
 from lightning_app.plan.errors import SettingsError
 from lightning_app.plan.job import Job
 from lightning_app.plan.sweep_plan import SweepPlan
@@ -69,7 +70,6 @@ FIT_DESCRIPTION = (
     "does. Outputs go to --trainer.default_root_dir; finished points "
     "there are kept."
 )
-REFUSED_GROUPS = ("--optimizer", "--lr_scheduler")
 
 
 class SweepCLI(LightningCLI):
@@ -94,6 +94,7 @@ class SweepCLI(LightningCLI):
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         add_grid_arguments(parser)
+        add_dry_run_arguments(parser)
         add_launch_arguments(parser)
         add_point_arguments(parser)
         parser.add_class_arguments(AIHT, "aiht", skip={"sparsity"}, instantiate=False)
@@ -144,13 +145,6 @@ def add_grid_arguments(parser: LightningArgumentParser) -> None:
         type=bool,
         default=False,
         help="Run again points whose result.json says done.",
-    )
-    parser.add_argument(
-        "--sweep.dry_run",
-        type=bool,
-        default=False,
-        help="List the panels, their points finished, claimed and left, and the time left; run "
-        "and write nothing.",
     )
 
 
@@ -248,17 +242,6 @@ def worker_runner(args: list[str], device: int | None, root: str | None = None) 
     return PointRunner(plan.build, folder, device=device, progress_bar=False).run_job
 
 
-def _check_refused(args: list[str]) -> None:
-    """``--optimizer`` and ``--lr_scheduler`` are named with the reason the sweep has none."""
-    for arg in args:
-        group = arg.split("=", 1)[0].split(".", 1)[0]
-        if group in REFUSED_GROUPS:
-            raise SettingsError(
-                f"{group.removeprefix('--')}: the sweep does not use it (AIHT makes its own updates; "
-                "IMP uses Adam with --model.lr, as the paper does); remove it"
-            )
-
-
 def _check_config_files(args: list[str]) -> None:
     """An empty ``--config`` file is named here (the parser's own message does not name it)."""
     for i, arg in enumerate(args):
@@ -273,7 +256,7 @@ def _check_config_files(args: list[str]) -> None:
 
 def fit(args: list[str]) -> list[dict]:
     """``cli.py fit ARGS``: runs the grid ARGS configure and returns every point's result."""
-    _check_refused(args)
+    check_no_optimizer(args)
     _check_config_files(args)
     cli = SweepCLI(args)
     if cli.plan.config.sweep.dry_run:

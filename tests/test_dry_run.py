@@ -77,3 +77,17 @@ def test_dry_run_with_overwrite_counts_finished_points_as_left(tmp_path, capsys)
     out = capsys.readouterr().out
     assert "  0 finished, 0 claimed by another sweep, 4 left (4 runs)" in out
     assert not (tmp_path / "config.yaml").exists()
+
+
+def test_calibration_times_one_run_outside_the_folder(tmp_path, capsys):
+    root = tmp_path / "run"
+    args = [*BASE[:5], "--sweep.method=aiht", "--sweep.mlist", "2", "--sweep.slist", "10", "20"]
+    main([*args, f"--trainer.default_root_dir={root}", "--sweep.dry_run=true", "--sweep.calibrate=true"])
+    out = capsys.readouterr().out.splitlines()
+    assert out[2] == "  0 finished, 0 claimed by another sweep, 2 left (2 runs)"
+    timed = float(out[3].split(" runs x ")[1].split(" s,")[0])
+    assert out[3].startswith("  time left: at least") and ", its run m=2, s=10 timed now" in out[3]
+    assert 0 < timed < 600 and out[-1].startswith(
+        "total: 2 points: 0 finished, 0 claimed, 2 left; time left: at least"
+    )
+    assert not root.exists()

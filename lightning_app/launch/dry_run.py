@@ -5,13 +5,23 @@ done or diverged; with ``--sweep.overwrite true`` none counts), claimed by a liv
 same folder (``lightning_app/store/claims.py``), or left to run, and the time left: the runs left
 (one per point, or one per IMP trajectory serving every s) times the mean wall time of the
 panel's finished runs, divided among ``sweep.workers``. A panel without a finished run gets no
-estimate; the dry run says which one to run first to measure it.
+estimate, unless ``--sweep.calibrate true``: then its first run left (its smallest m and s) is
+trained once in a temporary folder, deleted afterwards, and its wall time stands for every run
+of the panel, a lower bound where runs grow with m and s. Without calibration the dry run says
+which point to run first to measure the panel.
 """
 
+import logging
+import tempfile
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from jsonargparse import ArgumentParser
 
 from lightning_app.plan.job import Job
 from lightning_app.plan.sweep_plan import SweepPlan
+from lightning_app.run.point_run import PointRunner
 from lightning_app.store.claims import held_by_another
 from lightning_app.store.finished import KEPT
 from lightning_app.store.folder_results import read_folder_result
@@ -32,6 +42,7 @@ class PanelCount:
     runs_left: int = 0
     run_seconds: list[float] = field(default_factory=list)
     first_left: Job | None = None
+    calibrated: bool = False  # run_seconds holds one calibration run, not finished runs
 
     def seconds_left(self) -> float | None:
         if not self.run_seconds:
@@ -92,12 +103,19 @@ def panel_lines(plan: SweepPlan, index: int, count: PanelCount, workers: int) ->
     seconds = count.seconds_left()
     if count.runs_left == 0:
         return lines
+    first = count.first_left[0]
     if seconds is None:
-        first = count.first_left[0]
         lines.append(
             f"  time left: unknown, no finished run in this panel; to measure one, run its first "
             f"point: --sweep.mlist {first.m} --sweep.slist {first.s} --sweep.seedlist {first.seed} "
-            f"--sweep.method {first.method} --sweep.num_layers {first.num_layers}"
+            f"--sweep.method {first.method} --sweep.num_layers {first.num_layers} (or add "
+            "--sweep.calibrate true)"
+        )
+    elif count.calibrated:
+        lines.append(
+            f"  time left: at least {duration(seconds / workers)} ({count.runs_left} runs x "
+            f"{count.run_seconds[0]:.1f} s, its run m={first.m}, s={first.s} timed now, on "
+            f"{workers} worker(s))"
         )
     else:
         mean = sum(count.run_seconds) / len(count.run_seconds)
@@ -108,11 +126,42 @@ def panel_lines(plan: SweepPlan, index: int, count: PanelCount, workers: int) ->
     return lines
 
 
+def add_dry_run_arguments(parser: ArgumentParser) -> None:
+    """``--sweep.dry_run`` and ``--sweep.calibrate`` (module docstring)."""
+    parser.add_argument(
+        "--sweep.dry_run",
+        type=bool,
+        default=False,
+        help="List the panels, their points finished, claimed and left, and the time left; run "
+        "and write nothing.",
+    )
+    parser.add_argument(
+        "--sweep.calibrate",
+        type=bool,
+        default=False,
+        help="With sweep.dry_run: time the first run left of each panel without a finished run, "
+        "in a temporary folder deleted afterwards, for the time left.",
+    )
+
+
+def calibrate(plan: SweepPlan, job: Job) -> float:
+    """The wall time of ``job`` trained once in a temporary folder, deleted afterwards."""
+    logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)
+    with tempfile.TemporaryDirectory(prefix="dry_run_") as folder:
+        start = time.perf_counter()
+        PointRunner(plan.build, Path(folder), progress_bar=False).run_job(job)
+        return time.perf_counter() - start
+
+
 def dry_run_report(plan: SweepPlan) -> str:
     """The dry run's text (module docstring)."""
     workers = max(1, plan.config.sweep.workers)
     lines = [f"{HEADER}; folder {plan.root}"]
     counts = [count_panel(plan, i) for i in range(len(plan.available))]
+    if plan.config.sweep.calibrate:
+        for count in counts:
+            if count.runs_left and not count.run_seconds:
+                count.run_seconds, count.calibrated = [calibrate(plan, count.first_left)], True
     for index, count in enumerate(counts):
         lines += panel_lines(plan, index, count, workers)
     for panel, reason in plan.unavailable:
@@ -122,7 +171,8 @@ def dry_run_report(plan: SweepPlan) -> str:
     total = f"{totals['points']} points: {totals['finished']} finished, {totals['claimed']} claimed, "
     total += f"{totals['left']} left"
     if known and None not in known:
-        total += f"; time left: about {duration(sum(known) / workers)}"
+        bound = "at least" if any(c.calibrated for c in counts) else "about"
+        total += f"; time left: {bound} {duration(sum(known) / workers)}"
     elif known:
         total += "; time left: unknown for the panels without a finished run"
     return "\n".join([*lines, f"total: {total}"])
