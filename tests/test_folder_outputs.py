@@ -4,8 +4,10 @@ one results.csv, one set of tables and a figure with both methods; foreign files
 import json
 
 import numpy as np
+import pytest
 
 from lightning_app.report.figures import TABLES_DIR
+from lightning_app.run.point_run import PointRunner
 from lightning_app.store.folder_results import folder_results, with_folder_results
 from tests.helpers import run_fit
 from tests.result_helpers import csv_rows, point
@@ -31,9 +33,23 @@ def sweep(root, method: str) -> None:
     )
 
 
-def test_aiht_then_imp_into_one_folder_gives_one_set_of_outputs(tmp_path):
+def test_aiht_then_imp_into_one_folder_gives_one_set_of_outputs(tmp_path, monkeypatch):
     sweep(tmp_path, "aiht")
     aiht_rows = {(r["m"], r["s"]): r["metric"] for r in csv_rows(tmp_path / "results.csv")}
+    original, calls = PointRunner.run_job, []
+
+    def stop_at_the_second(self, job):
+        calls.append(job)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return original(self, job)
+
+    monkeypatch.setattr(PointRunner, "run_job", stop_at_the_second)
+    with pytest.raises(KeyboardInterrupt):
+        sweep(tmp_path, "imp")
+    during = sorted((r["method"], r["s"]) for r in csv_rows(tmp_path / "results.csv"))
+    assert during == [("aiht", "3"), ("aiht", "6"), ("imp", "3")]  # kept while the IMP sweep runs
+    monkeypatch.undo()
     sweep(tmp_path, "imp")
     rows = csv_rows(tmp_path / "results.csv")
     assert sorted((r["method"], r["m"], r["s"]) for r in rows) == [

@@ -36,7 +36,8 @@ class GridRun:
     (``lightning_app/store/claims.py``): a point another sweep on ``root`` is running is waited for
     and its result kept (``overwrite`` redoes points finished before this sweep started, not those
     another sweep finishes meanwhile), or taken over if that sweep died (its claim older than
-    ``claim_stale_s`` seconds, or its process gone).
+    ``claim_stale_s`` seconds, or its process gone). ``others``: results of the folder's points
+    outside this grid, written to ``results.csv`` before this grid's.
     """
 
     def __init__(
@@ -49,8 +50,10 @@ class GridRun:
         progress: bool = True,
         overwrite: bool = False,
         claim_stale_s: float = DEFAULT_STALE_S,
+        others: list[dict] | None = None,
     ) -> None:
         self.state, self.root, self.submit, self.workers = state, root, submit, workers
+        self.others = list(others or [])  # results of the folder's other points, kept in results.csv
         self.on_result = on_result
         self.job_of = {point: job for job, _ in state.todo for point in job}
         self.results: dict[GridPoint, dict] = dict(state.kept)
@@ -86,7 +89,7 @@ class GridRun:
         return [self.results[p] for p in self.state.order if p in self.results]
 
     def write_csv(self) -> None:
-        write_csv(self.root / "results.csv", self.in_order())
+        write_csv(self.root / "results.csv", [*self.others, *self.in_order()])
 
     def say(self, message: str) -> None:
         if self.bar.disable:

@@ -25,7 +25,7 @@ from lightning_app.run.hparams import log_point_hparams
 from lightning_app.run.outcomes import summary
 from lightning_app.run.point_run import PointRunner
 from lightning_app.store.finished import scan_finished
-from lightning_app.store.folder_results import with_folder_results
+from lightning_app.store.folder_results import folder_results, with_folder_results
 
 if TYPE_CHECKING:
     from lightning_app.launch.ray_launcher import RayLauncher
@@ -52,6 +52,8 @@ def run_sweep(plan: SweepPlan, make_worker_runner: RunnerFactory) -> list[dict]:
         log.warning("panel %s: not available yet, skipped: %s", panel.name, reason)
     prepare_data(plan)
     progress = config.trainer.enable_progress_bar is not False and shows_bars()
+    ours = {point.folder for point in state.order}
+    others = [r for folder, r in folder_results(root, log.warning).items() if folder not in ours]
     pool, submit, workers = launcher(plan, make_worker_runner, gpus, progress)
     try:
         grid_run = GridRun(
@@ -63,6 +65,7 @@ def run_sweep(plan: SweepPlan, make_worker_runner: RunnerFactory) -> list[dict]:
             progress=progress,
             overwrite=config.sweep.overwrite,
             claim_stale_s=config.sweep.claim_stale_s,
+            others=others,
         )
         results = grid_run.run()
     finally:
@@ -71,8 +74,8 @@ def run_sweep(plan: SweepPlan, make_worker_runner: RunnerFactory) -> list[dict]:
     from lightning_app.report.figures import FIGURES_RUN, export_figures  # matplotlib: only when drawing
     from lightning_app.report.summary import SUMMARY_FILE
 
-    ours = [(point.folder, grid_run.results[point]) for point in state.order if point in grid_run.results]
-    everything = with_folder_results(root, ours, warn=log.warning)
+    done = [(point.folder, grid_run.results[point]) for point in state.order if point in grid_run.results]
+    everything = with_folder_results(root, done, warn=lambda _: None)  # named when the sweep began
     written = export_figures(everything, root, tb_log_dir=root / FIGURES_RUN)
     log.warning("tables, heatmaps, curves and figures: %d files under %s", len(written), root)
     log.warning(summary(results))
