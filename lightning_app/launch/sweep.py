@@ -52,8 +52,7 @@ def run_sweep(plan: SweepPlan, make_worker_runner: RunnerFactory) -> list[dict]:
         log.warning("panel %s: not available yet, skipped: %s", panel.name, reason)
     prepare_data(plan)
     progress = config.trainer.enable_progress_bar is not False and shows_bars()
-    ours = {point.folder for point in state.order}
-    others = [r for folder, r in folder_results(root, log.warning).items() if folder not in ours]
+    others = list(folder_results(root, log.warning, skip={p.folder for p in state.order}).values())
     pool, submit, workers = launcher(plan, make_worker_runner, gpus, progress)
     try:
         grid_run = GridRun(

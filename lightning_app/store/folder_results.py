@@ -9,7 +9,7 @@ being written is not a result and is not read.
 """
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 
 from lightning_app.store.finished import COORDINATES, MAX_BYTES, STATUSES
@@ -33,18 +33,22 @@ def read_folder_result(path: Path) -> dict | None:
     return result
 
 
-def folder_results(root: Path, warn: Callable[[str], None] = print) -> dict[str, dict]:
-    """Every readable result under ``root``, by its point folder relative to ``root``."""
+def folder_results(
+    root: Path, warn: Callable[[str], None] = print, skip: Collection[str] = ()
+) -> dict[str, dict]:
+    """Every readable result under ``root``, by its point folder relative to ``root``; the point
+    folders in ``skip`` (a sweep's own, which it reads itself) are not read."""
     root = Path(root)
     found: dict[str, dict] = {}
     for path in sorted(root.rglob(RESULT_FILE)):
-        if not path.is_file():
+        folder = path.parent.relative_to(root).as_posix()
+        if folder in skip or not path.is_file():
             continue
         result = read_folder_result(path)
         if result is None:
             warn(f"{path} is not a point's result: left out of the folder's outputs")
             continue
-        found[path.parent.relative_to(root).as_posix()] = result
+        found[folder] = result
     return found
 
 
@@ -53,6 +57,7 @@ def with_folder_results(
 ) -> list[dict]:
     """The results of every point under ``root``, where ``results`` (point folder, result) of
     this sweep replace what the folder holds for the same point."""
-    merged = folder_results(root, warn)
-    merged.update(dict(results))
+    ours = dict(results)
+    merged = folder_results(root, warn, skip=ours.keys())
+    merged.update(ours)
     return list(merged.values())
