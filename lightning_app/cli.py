@@ -24,7 +24,9 @@ from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from callbacks.aiht import AIHT
 from callbacks.imp import IMP
 from datamodules.array_files import DataFileError
+from lightning_app.launch.dry_run import add_dry_run_arguments, dry_run_report
 from lightning_app.launch.sweep import run_sweep
+from lightning_app.plan.checks import check_no_optimizer
 from lightning_app.plan.errors import SettingsError
 from lightning_app.plan.job import Job
 from lightning_app.plan.sweep_plan import SweepPlan
@@ -50,13 +52,24 @@ QUIET_WARNINGS = (
     ".*You defined a `validation_step` but have no `val_dataloader`.*",
     ".*LightningCLI's args parameter is intended.*",  # main() passes the arguments after "fit"
 )
+COMMANDS = ("fit", "heatmap")
 USAGE = """usage: cli.py {fit,heatmap} ...
 
   fit      run a figure's grid:   python cli.py fit --config configs/figure1.yaml
-           (python cli.py fit --help lists every setting)
+           (python cli.py fit --help lists every setting; --sweep.dry_run true lists the
+           panels, what is finished and the time left, and runs nothing)
   heatmap  rebuild tables and heatmaps from TensorBoard events:
            python cli.py heatmap --logdir runs/figure1
 """
+FIT_DESCRIPTION = (
+    "Run a figure's grid of sparse MLPs: every point (method x hidden layers x width m x budget s "
+    "x seed) is one Lightning training run, AIHT or IMP being a callback. The settings: the "
+    "Trainer's (trainer.*), the network's (model.*, model.net.*), the task's datamodule (data, "
+    "data.*), the grid and how it runs (sweep.*), AIHT's (aiht.*) and IMP's (imp.*). The training updates "
+    "have no settings of their own: AIHT makes its own, IMP uses Adam with --model.lr as the paper "
+    "does. Outputs go to --trainer.default_root_dir; finished points "
+    "there are kept."
+)
 
 
 class SweepCLI(LightningCLI):
@@ -73,13 +86,15 @@ class SweepCLI(LightningCLI):
             save_config_callback=None,
             trainer_defaults=TRAINER_DEFAULTS,
             seed_everything_default=False,
-            parser_kwargs={"prog": "cli.py fit"},
+            parser_kwargs={"prog": "cli.py fit", "description": FIT_DESCRIPTION},
+            auto_configure_optimizers=False,
             args=args,
             run=False,
         )
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         add_grid_arguments(parser)
+        add_dry_run_arguments(parser)
         add_launch_arguments(parser)
         add_point_arguments(parser)
         parser.add_class_arguments(AIHT, "aiht", skip={"sparsity"}, instantiate=False)
@@ -241,8 +256,12 @@ def _check_config_files(args: list[str]) -> None:
 
 def fit(args: list[str]) -> list[dict]:
     """``cli.py fit ARGS``: runs the grid ARGS configure and returns every point's result."""
+    check_no_optimizer(args)
     _check_config_files(args)
     cli = SweepCLI(args)
+    if cli.plan.config.sweep.dry_run:
+        print(dry_run_report(cli.plan))
+        return []
     return run_sweep(cli.plan, partial(worker_runner, list(args)))
 
 
@@ -269,6 +288,9 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(f"error: {data_file_error(exc)}")
         if any(r.get("status") == "failed" for r in results):
             sys.exit(1)  # the summary that run_sweep logged lists the failed points
+    elif command in ("-h", "--help"):
+        print(USAGE, end="")
     else:
-        print(USAGE, file=sys.stderr if command not in ("-h", "--help") else sys.stdout, end="")
-        sys.exit(0 if command in ("-h", "--help") else 2)
+        print(USAGE, file=sys.stderr, end="")
+        named = f"unknown command {command!r}" if command else "no command given"
+        sys.exit(f"error: {named}: the commands are {', '.join(COMMANDS)}")

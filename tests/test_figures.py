@@ -15,14 +15,9 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 import cli
 from lightning_app.report.events import results_from_events
 from lightning_app.report.figures import export_figures, heatmap_main
-from lightning_app.report.heatmaps import (
-    DIFFERENCE_PREFIX,
-    HEATMAP_PIXELS,
-    difference,
-    figure_pixels,
-    save_task_figure,
-)
+from lightning_app.report.heatmaps import HEATMAP_PIXELS, figure_pixels
 from lightning_app.report.tables import build_table, build_tables
+from lightning_app.report.task_figure import DIFFERENCE_PREFIX, difference, save_task_figure
 from tests.helpers import run_fit
 from tests.result_helpers import (
     AIHT_NAME,
@@ -126,7 +121,7 @@ def test_heatmap_and_figure_pngs_have_fixed_sizes(tmp_path):
     assert matplotlib.image.imread(heatmap).shape[:2] == (480, 640)
     figure = tmp_path / "figure_mlp_planted.png"
     assert figure in written
-    assert matplotlib.image.imread(figure).shape[:2] == (460, 500) == figure_pixels(1)[::-1]
+    assert matplotlib.image.imread(figure).shape[:2] == (360, 440) == figure_pixels(1, 1)[::-1]
 
 
 def test_difference_panel_only_where_both_methods_exist(tmp_path):
@@ -134,11 +129,11 @@ def test_difference_panel_only_where_both_methods_exist(tmp_path):
     imp = [point("imp", m, s, seed, metric=1.0) for m in (2, 5, 7) for s in (20, 30) for seed in SEEDS]
     deeper = [point(m=2, s=10, num_layers=2, metric=3.0)]
     tables = build_tables(aiht + imp + deeper)
-    titles = save_task_figure(tables, tmp_path / "both.png")
-    assert len(titles) == 4 and [t.startswith(DIFFERENCE_PREFIX) for t in titles] == [0, 0, 1, 0]
-    assert matplotlib.image.imread(tmp_path / "both.png").shape[:2] == figure_pixels(4)[::-1]
+    drawn = save_task_figure(tables, tmp_path / "both.png")
+    assert drawn.titles == ["AIHT", "IMP", DIFFERENCE_PREFIX, "AIHT"]  # rows: 1 then 2 hidden layers
+    assert matplotlib.image.imread(tmp_path / "both.png").shape[:2] == figure_pixels(2, 3)[::-1]
     only_aiht = build_tables(aiht)
-    assert not any(t.startswith(DIFFERENCE_PREFIX) for t in save_task_figure(only_aiht, tmp_path / "a.png"))
+    assert save_task_figure(only_aiht, tmp_path / "a.png").titles == ["AIHT"]
     by_method = {(t.panel.method, t.panel.num_layers): t for t in tables}
     grid, mlist, slist = difference(by_method["aiht", 1], by_method["imp", 1])  # on the m and s both share
     assert (mlist, slist) == ([2, 5], [20])
@@ -156,7 +151,7 @@ def test_images_go_to_tensorboard(tmp_path):
     assert "figure_mlp_planted" in tags
     assert f"tables/{AIHT_NAME[:-4]}" in tags and f"tables/{IMP_NAME[:-4]}" in tags
     image = acc.Images("figure_mlp_planted")[-1]
-    assert (image.width, image.height) == figure_pixels(3)
+    assert (image.width, image.height) == figure_pixels(1, 3)
 
 
 def test_heatmap_logdir_rebuilds_a_real_sweeps_tables_from_events(sweep, tmp_path):

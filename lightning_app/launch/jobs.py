@@ -36,7 +36,8 @@ class GridRun:
     (``lightning_app/store/claims.py``): a point another sweep on ``root`` is running is waited for
     and its result kept (``overwrite`` redoes points finished before this sweep started, not those
     another sweep finishes meanwhile), or taken over if that sweep died (its claim older than
-    ``claim_stale_s`` seconds, or its process gone).
+    ``claim_stale_s`` seconds, or its process gone). ``others``: results of the folder's points
+    outside this grid, written to ``results.csv`` before this grid's.
     """
 
     def __init__(
@@ -49,8 +50,10 @@ class GridRun:
         progress: bool = True,
         overwrite: bool = False,
         claim_stale_s: float = DEFAULT_STALE_S,
+        others: list[dict] | None = None,
     ) -> None:
         self.state, self.root, self.submit, self.workers = state, root, submit, workers
+        self.others = list(others or [])  # results of the folder's other points, kept in results.csv
         self.on_result = on_result
         self.job_of = {point: job for job, _ in state.todo for point in job}
         self.results: dict[GridPoint, dict] = dict(state.kept)
@@ -86,7 +89,7 @@ class GridRun:
         return [self.results[p] for p in self.state.order if p in self.results]
 
     def write_csv(self) -> None:
-        write_csv(self.root / "results.csv", self.in_order())
+        write_csv(self.root / "results.csv", [*self.others, *self.in_order()])
 
     def say(self, message: str) -> None:
         if self.bar.disable:
@@ -116,7 +119,7 @@ class GridRun:
             write_result(self.root / p.folder, result)
             self.results[p] = result
             self.tally[result["status"]] += 1
-            self.say(outcome_line(p, result))
+            self.say(outcome_line(p, result, self.left()))
         self.claims.release(todo)
         self.advance(len(todo))
 
@@ -134,6 +137,10 @@ class GridRun:
         self.say(f"{point.folder}: {result['status']} (run by another sweep)")
         self.advance(1)
 
+    def left(self) -> int:
+        """Points of the grid without a result yet."""
+        return len(self.state.order) - len(self.results)
+
     def advance(self, points: int) -> None:
         self.bar.update(points)
         self.bar.set_postfix(self.tally)
@@ -143,13 +150,13 @@ class GridRun:
         return previous_result(self.root / point.folder, point, self.say)
 
 
-def outcome_line(point: GridPoint, result: dict) -> str:
-    """``<folder>: <status> <metric>=<value> (<seconds> s)``, then the reason where it is not done."""
+def outcome_line(point: GridPoint, result: dict, left: int | None = None) -> str:
+    """``<folder>: <status> <metric>=<value> (<seconds> s[, <n> left])``, then the reason where
+    it is not done."""
     metric = result.get("metric")
     shown = f"{metric:.4g}" if isinstance(metric, float) else str(metric)
-    line = (
-        f"{point.folder}: {result['status']} {result.get('metric_name')}={shown} ({result['wall_s']:.1f} s)"
-    )
+    after = f"{result['wall_s']:.1f} s" + ("" if left is None else f", {left} left")
+    line = f"{point.folder}: {result['status']} {result.get('metric_name')}={shown} ({after})"
     if result["status"] in ("diverged", "failed"):
         line += f": {result['error']}"
     return line

@@ -1,12 +1,14 @@
 """A sweep from start to end: check where it runs and what is finished (stopping before anything
 runs if a finished point had other settings), save its config, report unavailable panels, find
 each panel's data, run the jobs here, in worker processes or as Ray tasks, then write the tables,
-heatmaps and figures and log a summary."""
+heatmaps and figures of every finished point in the folder (other sweeps' too) and log a
+summary of this sweep's points."""
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING
@@ -23,6 +25,7 @@ from lightning_app.run.hparams import log_point_hparams
 from lightning_app.run.outcomes import summary
 from lightning_app.run.point_run import PointRunner
 from lightning_app.store.finished import scan_finished
+from lightning_app.store.folder_results import folder_results, with_folder_results
 
 if TYPE_CHECKING:
     from lightning_app.launch.ray_launcher import RayLauncher
@@ -48,10 +51,11 @@ def run_sweep(plan: SweepPlan, make_worker_runner: RunnerFactory) -> list[dict]:
     for panel, reason in plan.unavailable:
         log.warning("panel %s: not available yet, skipped: %s", panel.name, reason)
     prepare_data(plan)
-    progress = config.trainer.enable_progress_bar is not False
+    progress = config.trainer.enable_progress_bar is not False and shows_bars()
+    others = list(folder_results(root, log.warning, skip={p.folder for p in state.order}).values())
     pool, submit, workers = launcher(plan, make_worker_runner, gpus, progress)
     try:
-        results = GridRun(
+        grid_run = GridRun(
             state,
             root,
             submit,
@@ -60,18 +64,28 @@ def run_sweep(plan: SweepPlan, make_worker_runner: RunnerFactory) -> list[dict]:
             progress=progress,
             overwrite=config.sweep.overwrite,
             claim_stale_s=config.sweep.claim_stale_s,
-        ).run()
+            others=others,
+        )
+        results = grid_run.run()
     finally:
         if pool is not None:
             pool.close()
     from lightning_app.report.figures import FIGURES_RUN, export_figures  # matplotlib: only when drawing
     from lightning_app.report.summary import SUMMARY_FILE
 
-    written = export_figures(results, root, tb_log_dir=root / FIGURES_RUN)
+    done = [(point.folder, grid_run.results[point]) for point in state.order if point in grid_run.results]
+    everything = with_folder_results(root, done, warn=lambda _: None)  # named when the sweep began
+    written = export_figures(everything, root, tb_log_dir=root / FIGURES_RUN)
     log.warning("tables, heatmaps, curves and figures: %d files under %s", len(written), root)
     log.warning(summary(results))
     log.warning("summary: %s", root / SUMMARY_FILE)
     return results
+
+
+def shows_bars() -> bool:
+    """Whether the sweep's bar and Lightning's are drawn: only on a terminal. Piped or sent to a
+    file, the sweep writes one line per finished point and the summary instead."""
+    return sys.stdout.isatty()
 
 
 def check_where(plan: SweepPlan) -> list[int] | None:

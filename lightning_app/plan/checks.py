@@ -123,10 +123,23 @@ def check_panel_settings(config: Namespace, method: str, num_layers: int, where:
     check_draws_settings(config, where)
     for group in ("optimizer", "lr_scheduler"):
         if config.get(group) is not None:
-            raise SettingsError(
-                f"{group}: the sweep does not use it (AIHT makes its own updates; IMP uses Adam "
-                "with --model.lr, as the paper does); remove it"
-            )
+            raise SettingsError(no_optimizer_message(group))
+
+
+def no_optimizer_message(group: str) -> str:
+    return (
+        f"{group}: the sweep does not use it (AIHT makes its own updates; IMP uses Adam with "
+        "--model.lr, as the paper does); remove it"
+    )
+
+
+def check_no_optimizer(args: list[str]) -> None:
+    """``--optimizer`` and ``--lr_scheduler`` on a command line, which ``fit`` does not offer,
+    are named with the reason."""
+    for arg in args:
+        group = arg.split("=", 1)[0].split(".", 1)[0].removeprefix("--")
+        if arg.startswith("--") and group in ("optimizer", "lr_scheduler"):
+            raise SettingsError(no_optimizer_message(group))
 
 
 def check_network_class(config: Namespace, where: str = "") -> None:

@@ -8,9 +8,9 @@ width, trained as long as one round (``dense_metric`` in IMP results). It is dra
 line per m (mean ± std over seeds; flat where the data does not depend on s). Where no IMP
 panel ran with these settings, or its results hold no dense reference, the figure says so.
 
-Files: ``curves/<task>/hidden<L>_bs<b>_<E>epochs_bias<c>.png``. At most ``MAX_WIDTHS`` widths
-are drawn, evenly spread over the m list, so that the plots stay readable. Settings whose grids
-hold a single s value get no figure: a curve needs two points.
+Files: ``curves/<task>/hidden<L>_bs<b>_<E>epochs_bias<c>.png`` and ``.pdf``. At most
+``MAX_WIDTHS`` widths are drawn, evenly spread over the m list, so that the plots stay
+readable. Settings whose grids hold a single s value get no figure: a curve needs two points.
 """
 
 import math
@@ -21,9 +21,10 @@ import numpy as np
 from matplotlib import ticker
 from matplotlib.axes import Axes
 
-from lightning_app.report.heatmaps import new_figure, same_settings
+from lightning_app.report.heatmaps import new_figure, save_png_pdf
+from lightning_app.report.labels import S_AXIS, depth_label, metric_label, task_label, training_label
 from lightning_app.report.tables import Table, build_table, dense_value, group_panels
-from lightning_app.store.results import write_whole
+from lightning_app.report.task_figure import same_settings
 
 MAX_WIDTHS = 10
 COLUMNS = 5
@@ -134,11 +135,11 @@ def save_curves(tables: list[Table], dense: list[Table], path: Path) -> CurvesFi
             draw_curve(ax, c)
         set_s_axis(ax, sorted({s for c in drawn.curves[m] for s in c.s}))
         ax.set_title(f"m = {m}", fontsize=9)
-        ax.set_xlabel("s")
+        ax.set_xlabel(S_AXIS)
         ax.grid(alpha=0.3)
     for ax in axes[len(drawn.widths) :]:
         ax.set_visible(False)
-    axes[0].set_ylabel(tables[0].metric_name)
+    axes[0].set_ylabel(metric_label(tables[0].metric_name))
     legend = {}
     for ax in axes:
         for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
@@ -146,11 +147,9 @@ def save_curves(tables: list[Table], dense: list[Table], path: Path) -> CurvesFi
     if legend:
         axes[0].legend(list(legend.values()), list(legend), fontsize=7)
     p = tables[0].panel
-    batch = "full batch" if p.batch_size == 0 else f"batch {p.batch_size}"
-    title = f"{p.task.upper()}, {p.num_layers} hidden, {batch}, {p.epochs} epochs: mean ± std over seeds"
+    title = f"{task_label(p.task)}, {depth_label(p.num_layers)}, {training_label(p)}: mean ± std over seeds"
     fig.suptitle(title + (f"\n{drawn.note}" if drawn.note else ""), fontsize=10)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_whole(path, lambda f: fig.savefig(f, format="png"))
+    save_png_pdf(fig, path)
     return drawn
 
 

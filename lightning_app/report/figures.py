@@ -8,9 +8,9 @@ Layout under the output folder OUT:
     OUT/tables/<TASK>/<method>/<paper file name>.npy   the table, shape (m, s, seed), float64
     OUT/tables/<TASK>/<method>/<paper file name>.png   its heatmap (mean over seeds)
     OUT/tables/<TASK>/<method>/<paper file name>.std.png   its std over seeds, seeds per cell
-    OUT/figure_<task>.png                              the task's panels side by side (+ AIHT − IMP)
-    OUT/figure_<task>_std.png                          their std heatmaps, in the same order
-    OUT/curves/<task>/hidden<L>_bs<b>_<E>epochs_bias<c>.png   metric against s per m
+    OUT/figure_<task>.png, .pdf                        rows: depth; columns: AIHT, IMP, AIHT − IMP
+    OUT/figure_<task>_std.png, .pdf                    their std heatmaps, in the same layout
+    OUT/curves/<task>/hidden<L>_bs<b>_<E>epochs_bias<c>.png, .pdf   metric against s per m
     OUT/results.csv                                    one row per grid point
     OUT/summary.md                                     counts, best and worst cells, the figures
 """
@@ -21,14 +21,16 @@ from pathlib import Path
 
 from lightning_app.report.curves import save_all_curves
 from lightning_app.report.events import find_event_files, results_from_events
-from lightning_app.report.heatmaps import log_images, save_heatmap, save_task_figure
+from lightning_app.report.heatmaps import log_images, save_heatmap
 from lightning_app.report.spread import save_std_figure, save_std_heatmap, std_path
 from lightning_app.report.summary import write_summary
 from lightning_app.report.tables import build_tables, save_table
+from lightning_app.report.task_figure import save_task_figure
 from lightning_app.store.results import write_csv
 
 TABLES_DIR = "tables"
 FIGURES_RUN = "figures"  # the TensorBoard run (folder) ``heatmap`` logs its images to
+DEPRECATED_NO_TENSORBOARD = "--no-tensorboard is deprecated: write --tensorboard false"
 
 
 def _sort_key(result: dict) -> tuple:
@@ -71,7 +73,7 @@ def export_figures(
             save_std_figure(task_tables, spread)
             shared.append(spread)
     shared += list(save_all_curves(tables, results, out_dir))
-    written += shared
+    written += shared + [p.with_suffix(".pdf") for p in shared]  # figures and curves: PDF too
     pngs += shared
     csv_path = out_dir / "results.csv"
     write_csv(csv_path, results)
@@ -81,6 +83,14 @@ def export_figures(
         done = sum(r.get("status") == "done" for r in results)
         log_images(pngs, Path(tb_log_dir), out_dir, step=done)
     return written
+
+
+def true_or_false(text: str) -> bool:
+    """A switch's value spelled as ``fit`` spells its own: ``true`` or ``false``."""
+    value = text.strip().lower()
+    if value not in ("true", "false"):
+        raise argparse.ArgumentTypeError(f"{text!r} is neither true nor false")
+    return value == "true"
 
 
 def heatmap_main(argv: list[str]) -> None:
@@ -97,11 +107,17 @@ def heatmap_main(argv: list[str]) -> None:
     parser.add_argument("--out", type=Path, default=None, help="Output folder (default: DIR).")
     parser.add_argument("--expname", default="", help="Suffix of the .npy names (the paper's --expname).")
     parser.add_argument(
-        "--no-tensorboard",
-        action="store_true",
-        help=f"Do not log the images to TensorBoard (default: into OUT/{FIGURES_RUN}).",
+        "--tensorboard",
+        type=true_or_false,
+        default=True,
+        metavar="{true,false}",
+        help=f"Log the images to TensorBoard, into OUT/{FIGURES_RUN} (default: true).",
     )
+    parser.add_argument("--no-tensorboard", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.no_tensorboard:
+        print(f"warning: {DEPRECATED_NO_TENSORBOARD}", file=sys.stderr)
+        args.tensorboard = False
     if not args.logdir.is_dir():
         parser.error(f"--logdir {args.logdir} is not a directory")
     damaged: list[Path] = []
@@ -118,7 +134,7 @@ def heatmap_main(argv: list[str]) -> None:
             "none with a grid point's hparams (written by the sweep at the end of each point)"
         )
     out = args.out if args.out is not None else args.logdir
-    tb_dir = None if args.no_tensorboard else out / FIGURES_RUN
+    tb_dir = out / FIGURES_RUN if args.tensorboard else None
     written = export_figures(results, out, tb_log_dir=tb_dir, expname=args.expname)
     print(f"read {len(results)} grid points from the events under {args.logdir}")
     for path in written:

@@ -8,21 +8,25 @@ blank): rows m (the first m on top, as ``imshow`` puts it), columns s, the paper
 error falls in its 0.1..1 branch); here it is drawn on a linear 0..1 scale with the colormap
 reversed, so that exact recovery (error 0) is bright like a high PSNR.
 
+A cell beyond those limits takes the colour of the nearest limit, and the colour bar gets a
+triangle at that end (matplotlib's ``extend``), so that clipped values are marked. Colour bars
+carry the metric and its unit (``PSNR (dB)``), axes read ``hidden units m`` and ``nonzero
+weights s``.
+
 A cell where some seed diverged is hatched (with no colour if every seed diverged or failed), so
 that divergence is told apart from a missing point (blank).
 
-A task's figure puts its panels side by side and, where AIHT and IMP were both run with the same
-settings, adds an AIHT − IMP panel (diverging colormap, limits symmetric about 0).
+A task's figure, in the paper's layout, is drawn by ``task_figure.py``.
 
 Grids of at most ``TEXT_MAX_CELLS`` rows and columns (the paper's 10 × 10 are) carry each cell's
 value as text.
 
 Figures are drawn on matplotlib's Agg canvas at a fixed size and dpi, so each PNG's pixel size
-is known in advance: ``HEATMAP_PIXELS`` for a panel, ``figure_pixels(n)`` for n panels.
+is known in advance: ``HEATMAP_PIXELS`` for a panel, ``figure_pixels(rows, columns)`` for a
+task figure. Figures for a paper are also written as PDF (``save_png_pdf``).
 """
 
 import math
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,12 +39,22 @@ from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 from matplotlib.patches import Rectangle
 
+from lightning_app.report.labels import (
+    M_AXIS,
+    S_AXIS,
+    depth_label,
+    method_label,
+    metric_label,
+    seeds_label,
+    task_label,
+    training_label,
+)
 from lightning_app.report.tables import Table
 from lightning_app.store.results import write_whole
 
 DPI = 100
 HEATMAP_INCHES = (6.4, 4.8)
-PANEL_INCHES = (5.0, 4.6)
+PANEL_INCHES = (4.4, 3.6)
 HEATMAP_PIXELS = (round(HEATMAP_INCHES[0] * DPI), round(HEATMAP_INCHES[1] * DPI))  # (width, height)
 DIFFERENCE_PREFIX = "AIHT − IMP"
 DIFFERENCE_CMAP = "RdBu"
@@ -70,9 +84,9 @@ def color_scale(task: str, metric_name: str) -> ColorScale:
     return ColorScale(0.1, 1.0)
 
 
-def figure_pixels(num_panels: int) -> tuple[int, int]:
-    """(width, height) in pixels of a task figure with ``num_panels`` panels side by side."""
-    return round(num_panels * PANEL_INCHES[0] * DPI), round(PANEL_INCHES[1] * DPI)
+def figure_pixels(rows: int, columns: int) -> tuple[int, int]:
+    """(width, height) in pixels of a task figure with ``rows`` × ``columns`` panels."""
+    return round(columns * PANEL_INCHES[0] * DPI), round(rows * PANEL_INCHES[1] * DPI)
 
 
 def new_figure(inches: tuple[float, float]) -> Figure:
@@ -114,8 +128,10 @@ def draw_heatmap(
     title: str,
     texts: np.ndarray | None = None,
     bad: str = "white",
+    label: str = "",
 ) -> AxesImage:
-    """Draws one (m, s) grid on ``ax`` with a colorbar; NaN cells are left blank (``bad``).
+    """Draws one (m, s) grid on ``ax`` with a colour bar labelled ``label``; NaN cells are left
+    blank (``bad``), the colour bar extends at an end where some cell lies beyond its limit.
 
     On a small grid (``shows_text``) every cell carries ``texts`` (default: its value)."""
     cmap = matplotlib.colormaps[scale.cmap].with_extremes(bad=bad)
@@ -126,11 +142,21 @@ def draw_heatmap(
         range(len(slist)), labels=[str(s) for s in slist], rotation=45, ha="right", rotation_mode="anchor"
     )
     ax.set_yticks(range(len(mlist)), labels=[str(m) for m in mlist])
-    ax.set_xlabel("s")
-    ax.set_ylabel("m")
+    ax.set_xlabel(S_AXIS)
+    ax.set_ylabel(M_AXIS)
     ax.set_title(title, fontsize=9)
-    ax.figure.colorbar(image, ax=ax)
+    bar = ax.figure.colorbar(image, ax=ax, extend=extend(grid, scale))
+    bar.set_label(label)
     return image
+
+
+def extend(grid: np.ndarray, scale: ColorScale) -> str:
+    """Which ends of the colour bar get a triangle: those some cell lies beyond ('neither',
+    'min', 'max' or 'both')."""
+    finite = grid[np.isfinite(grid)]
+    low = bool(finite.size) and finite.min() < scale.vmin
+    high = bool(finite.size) and finite.max() > scale.vmax
+    return {(False, False): "neither", (True, False): "min", (False, True): "max"}.get((low, high), "both")
 
 
 def hatch_cells(ax: Axes, cells: np.ndarray) -> None:
@@ -138,12 +164,14 @@ def hatch_cells(ax: Axes, cells: np.ndarray) -> None:
     for row, col in zip(*np.nonzero(cells), strict=True):
         ax.add_patch(Rectangle((col - 0.5, row - 0.5), 1, 1, fill=False, hatch="///", linewidth=0))
     if cells.any():
-        ax.set_xlabel("s  (hatched: diverged)")
+        ax.set_xlabel(f"{S_AXIS}  (hatched: diverged)")
 
 
 def panel_title(table: Table) -> str:
-    seeds = len(table.seeds)
-    return f"{table.panel.title}\nmean {table.metric_name}, {seeds} seed{'s' if seeds != 1 else ''}"
+    """``Planted MLP · AIHT · 1 hidden layer`` over ``full batch, 15 epochs, mean of 2 seeds``."""
+    p = table.panel
+    head = " · ".join((task_label(p.task), method_label(p), depth_label(p.num_layers)))
+    return f"{head}\n{training_label(p)}, {seeds_label(len(table.seeds))}"
 
 
 def save_heatmap(table: Table, path: Path) -> Path:
@@ -151,7 +179,8 @@ def save_heatmap(table: Table, path: Path) -> Path:
     fig = new_figure(HEATMAP_INCHES)
     scale = color_scale(table.panel.task, table.metric_name)
     ax = fig.add_subplot()
-    draw_heatmap(ax, table.mean(), table.mlist, table.slist, scale, panel_title(table))
+    label = metric_label(table.metric_name)
+    draw_heatmap(ax, table.mean(), table.mlist, table.slist, scale, panel_title(table), label=label)
     hatch_cells(ax, table.diverged_cells())
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -159,94 +188,14 @@ def save_heatmap(table: Table, path: Path) -> Path:
     return path
 
 
-def difference(aiht: Table, imp: Table) -> tuple[np.ndarray, list[int], list[int]] | None:
-    """AIHT's mean minus IMP's on the m and s values both tables have, or None if they share none."""
-    mlist = [m for m in aiht.mlist if m in imp.mlist]
-    slist = [s for s in aiht.slist if s in imp.slist]
-    if not mlist or not slist:
-        return None
-    grid = _on_common(aiht, aiht.mean(), mlist, slist) - _on_common(imp, imp.mean(), mlist, slist)
-    return grid, mlist, slist
-
-
-def _on_common(table: Table, grid: np.ndarray, mlist: list[int], slist: list[int]) -> np.ndarray:
-    """The part of ``table``'s (m, s) ``grid`` on the given m and s values."""
-    rows = [table.mlist.index(m) for m in mlist]
-    cols = [table.slist.index(s) for s in slist]
-    return grid[np.ix_(rows, cols)]
-
-
-def _symmetric_limit(grid: np.ndarray) -> float:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=RuntimeWarning)
-        largest = float(np.nanmax(np.abs(grid))) if grid.size else math.nan
-    return largest if math.isfinite(largest) and largest > 0 else 1.0
-
-
-def same_settings(table: Table) -> tuple:
-    """What panels that can share axes have in common: task, depth, epochs, batch size, bias."""
-    p = table.panel
-    return p.task, p.num_layers, p.epochs, p.batch_size, p.bias
-
-
-def figure_panels(tables: list[Table]) -> list[tuple[Table, ...]]:
-    """The panels of a task's figure, in order: per setting, its AIHT tables, its IMP tables,
-    then one (aiht, imp) pair per AIHT − IMP difference (only where both exist and share some
-    m and s values). A one-element tuple is a plain panel."""
-    groups: dict[tuple, list[Table]] = {}
-    for table in sorted(tables, key=lambda t: t.panel):
-        groups.setdefault(same_settings(table), []).append(table)
-    panels: list[tuple[Table, ...]] = []
-    for key in sorted(groups):
-        group = groups[key]
-        aiht = [t for t in group if t.panel.method == "aiht"]
-        imp = [t for t in group if t.panel.method == "imp"]
-        others = [t for t in group if t.panel.method not in ("aiht", "imp")]
-        panels += [(t,) for t in aiht + imp + others]
-        panels += [(a, i) for a in aiht for i in imp if difference(a, i) is not None]
-    return panels
-
-
-def save_task_figure(tables: list[Table], path: Path) -> list[str]:
-    """All of a task's panels side by side (plus AIHT − IMP panels) in one PNG of
-    ``figure_pixels(n)``; returns the panels' titles in order (differences start with
-    ``DIFFERENCE_PREFIX``)."""
-    panels = figure_panels(tables)
-    if not panels:
-        raise ValueError("save_task_figure needs at least one table")
-    fig = new_figure((len(panels) * PANEL_INCHES[0], PANEL_INCHES[1]))
-    axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    titles = []
-    for ax, panel in zip(axes, panels, strict=True):
-        if len(panel) == 1:
-            table = panel[0]
-            title = panel_title(table)
-            scale = color_scale(table.panel.task, table.metric_name)
-            draw_heatmap(ax, table.mean(), table.mlist, table.slist, scale, title)
-            hatch_cells(ax, table.diverged_cells())
-        else:
-            aiht, imp = panel
-            grid, mlist, slist = difference(aiht, imp)
-            p = aiht.panel
-            batch = "full batch" if p.batch_size == 0 else f"batch {p.batch_size}"
-            convex = ", convex" if p.convex else ""
-            title = (
-                f"{DIFFERENCE_PREFIX}, {p.num_layers} hidden, {batch}, {p.epochs} epochs{convex}\n"
-                f"difference of mean {aiht.metric_name}"
-            )
-            limit = _symmetric_limit(grid)
-            draw_heatmap(ax, grid, mlist, slist, ColorScale(-limit, limit, DIFFERENCE_CMAP), title)
-            hatch_cells(
-                ax,
-                _on_common(aiht, aiht.diverged_cells(), mlist, slist)
-                | _on_common(imp, imp.diverged_cells(), mlist, slist),
-            )
-        titles.append(title)
-    fig.suptitle(tables[0].panel.task.upper())
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_whole(path, lambda f: fig.savefig(f, format="png"))
-    return titles
+def save_png_pdf(fig: Figure, png: Path) -> list[Path]:
+    """Writes ``fig`` as ``png`` and as the PDF beside it (same name, ``.pdf``); returns both."""
+    png = Path(png)
+    png.parent.mkdir(parents=True, exist_ok=True)
+    pdf = png.with_suffix(".pdf")
+    write_whole(png, lambda f: fig.savefig(f, format="png"))
+    write_whole(pdf, lambda f: fig.savefig(f, format="pdf"))
+    return [png, pdf]
 
 
 def log_images(pngs: list[Path], log_dir: Path, root: Path, step: int = 0) -> list[str]:

@@ -6,8 +6,8 @@ On a small grid (``heatmaps.shows_text``) each cell reads ``<std>`` over ``n=<se
 with fewer than two seeds has no std (grey) and reads ``n=1`` or ``n=0``. On a larger grid the
 cells with fewer seeds than the table has are marked with a dot instead.
 
-Files: ``<table>.std.png`` beside each ``<table>.png``, and ``figure_<task>_std.png`` with the
-task's panels in the order of ``figure_<task>.png`` (differences left out).
+Files: ``<table>.std.png`` beside each ``<table>.png``, and ``figure_<task>_std.png`` (and
+``.pdf``) with the task's panels in the layout of ``figure_<task>.png`` (differences left out).
 """
 
 import math
@@ -20,15 +20,17 @@ from matplotlib.image import AxesImage
 
 from lightning_app.report.heatmaps import (
     HEATMAP_INCHES,
-    PANEL_INCHES,
     ColorScale,
     cell_text,
     draw_heatmap,
-    figure_panels,
     new_figure,
+    panel_title,
+    save_png_pdf,
     shows_text,
 )
+from lightning_app.report.labels import method_label, metric_label
 from lightning_app.report.tables import STD_DDOF, Table
+from lightning_app.report.task_figure import draw_task_figure
 from lightning_app.store.results import write_whole
 
 STD_CMAP = "YlOrRd"
@@ -56,18 +58,24 @@ def std_texts(std: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return texts
 
 
-def std_title(table: Table) -> str:
+def std_note(table: Table) -> str:
+    """What the cells' marks mean: seeds per cell as text, or a dot for fewer seeds."""
     seeds = len(table.seeds)
-    where = "n: seeds per cell" if shows_text(table.std()) else f"· fewer than {seeds} seeds"
-    return f"{table.panel.title}\nstd of {table.metric_name} over seeds (ddof={STD_DDOF}); {where}"
+    return "n: seeds per cell" if shows_text(table.std()) else f"· fewer than {seeds} seeds"
 
 
-def draw_std_heatmap(ax: Axes, table: Table) -> AxesImage:
+def std_title(table: Table) -> str:
+    head = panel_title(table).split("\n")[0]
+    return f"{head}\nstd over seeds (ddof={STD_DDOF}); {std_note(table)}"
+
+
+def draw_std_heatmap(ax: Axes, table: Table, title: str | None = None) -> AxesImage:
     """The table's std over seeds on ``ax``, seed counts shown (see the module docstring)."""
     std, counts = table.std(), table.counts()
-    image = draw_heatmap(
-        ax, std, table.mlist, table.slist, std_scale(std), std_title(table), std_texts(std, counts), NO_STD
-    )
+    title = std_title(table) if title is None else title
+    label = f"std of {metric_label(table.metric_name)}"
+    texts = std_texts(std, counts)
+    image = draw_heatmap(ax, std, table.mlist, table.slist, std_scale(std), title, texts, NO_STD, label)
     if not shows_text(std):
         rows, cols = np.nonzero(counts < len(table.seeds))
         ax.scatter(cols, rows, s=4, c="black", marker=".")
@@ -83,17 +91,16 @@ def save_std_heatmap(table: Table, path: Path) -> Path:
     return path
 
 
+def draw_std_panel(ax: Axes, panel: tuple[Table, ...]) -> str:
+    table = panel[0]
+    title = f"{method_label(table.panel)}: std over seeds\n{std_note(table)}"
+    draw_std_heatmap(ax, table, title)
+    return title
+
+
 def save_std_figure(tables: list[Table], path: Path) -> list[str]:
-    """The std heatmaps of a task's panels side by side, in the order of its mean figure;
-    returns their titles."""
-    panels = [panel[0] for panel in figure_panels(tables) if len(panel) == 1]
-    fig = new_figure((len(panels) * PANEL_INCHES[0], PANEL_INCHES[1]))
-    axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    titles = []
-    for ax, table in zip(axes, panels, strict=True):
-        draw_std_heatmap(ax, table)
-        titles.append(ax.get_title())
-    fig.suptitle(f"{tables[0].panel.task.upper()}: spread over seeds")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_whole(path, lambda f: fig.savefig(f, format="png"))
-    return titles
+    """The std heatmaps of a task's panels in the layout of its mean figure, without the
+    differences, as PNG and PDF; returns their titles."""
+    drawn = draw_task_figure(tables, draw=draw_std_panel, differences=False)
+    save_png_pdf(drawn.figure, path)
+    return drawn.titles

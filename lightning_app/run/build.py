@@ -16,6 +16,7 @@ from callbacks.recovery import PlantedRecovery
 from datamodules.task import TaskDataModule
 from lightning_app.plan.job import Job
 from lightning_app.plan.sweep_plan import PointObjects
+from lightning_app.run.point_logger import PointLogger
 
 CHECKPOINTS = "checkpoints"  # Lightning's folder under the logger's (the point's) folder
 
@@ -63,7 +64,7 @@ def build_run(
     folder = root / job.folder
     # A point runs from the start: checkpoints of an earlier, interrupted run of it are stale.
     shutil.rmtree(folder / CHECKPOINTS, ignore_errors=True)
-    logger = TensorBoardLogger(save_dir=str(folder), name="", version="", default_hp_metric=False)
+    logger = PointLogger(str(folder))
     settings = {
         **objects.trainer_settings,
         "callbacks": objects.user_callbacks + callbacks,

@@ -4,12 +4,12 @@ points, so that ``cli.py heatmap --logdir`` can rebuild the tables from the even
 import math
 from pathlib import Path
 
-from pytorch_lightning.loggers import TensorBoardLogger
+from lightning_app.run.point_logger import PointLogger
 
 
 def log_point_hparams(folder: Path, result: dict) -> None:
     """Logs ``result``'s plain values as hparams and its metric as ``hp_metric`` (NaN if none)."""
-    logger = TensorBoardLogger(save_dir=str(folder), name="", version="", default_hp_metric=False)
+    logger = PointLogger(str(folder))
     hparams = {k: v for k, v in result.items() if isinstance(v, (bool, int, float, str))}
     metric = result.get("metric")
     logger.log_hyperparams(hparams, metrics={"hp_metric": math.nan if metric is None else float(metric)})

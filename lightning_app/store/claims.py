@@ -252,3 +252,10 @@ class PointClaims:
                 elif todo_now:
                     yield job, todo_now
             waiting = put_off
+
+
+def held_by_another(folder: Path, stale_after: float = DEFAULT_STALE_S) -> bool:
+    """Whether a live claim of another sweep holds the point whose folder is ``folder`` (read
+    only: a dead claim is left in place)."""
+    found = _read_claim(Path(folder) / CLAIM_FILE)
+    return found is not None and not claim_is_dead(*found, stale_after)
