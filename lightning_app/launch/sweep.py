@@ -9,12 +9,15 @@ import logging
 import os
 from collections.abc import Callable
 from concurrent.futures import Future
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pytorch_lightning import LightningDataModule
 
 from datamodules.task import SkipPoint
+from lightning_app.files.safe_write import remove_dead_temporaries
 from lightning_app.launch.jobs import GridRun
+from lightning_app.launch.stops import Interrupted, resource_error, resource_stop
 from lightning_app.launch.workers import RunnerFactory, WorkerPool, gpu_ids, run_here
 from lightning_app.plan.checks import check_draws, check_workers
 from lightning_app.plan.job import Job
@@ -22,7 +25,8 @@ from lightning_app.plan.sweep_plan import SweepPlan, first_point
 from lightning_app.run.hparams import log_point_hparams
 from lightning_app.run.outcomes import summary
 from lightning_app.run.point_run import PointRunner
-from lightning_app.store.finished import scan_finished
+from lightning_app.store.finished import GridState, scan_finished
+from lightning_app.store.results import RESULT_FILE
 
 if TYPE_CHECKING:
     from lightning_app.launch.ray_launcher import RayLauncher
@@ -34,20 +38,53 @@ def run_sweep(plan: SweepPlan, make_worker_runner: RunnerFactory) -> list[dict]:
     """Runs ``plan``'s points not yet done and returns every point's result, in grid order.
 
     ``make_worker_runner`` builds the job runner of a worker process (used when the sweep runs
-    on several GPUs or CPU workers, or as Ray tasks).
+    on several GPUs or CPU workers, or as Ray tasks). An interrupt (``stops.Interrupted``) is
+    passed on with the phase it came in and what is kept; a resource error (no space, no memory,
+    a read-only folder) becomes a ``stops.ResourceStop`` naming it, its path and the phase.
     """
     logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)
     logging.getLogger("lightning_app").setLevel(logging.INFO)
     if not logging.getLogger().handlers:
         logging.basicConfig(format="%(message)s")
+    phase = "while starting"
+    try:
+        state, gpus = start(plan)
+        phase = "during the points"
+        results = run_points(plan, state, make_worker_runner, gpus)
+        phase = "during the final outputs"
+        write_outputs(results, plan.root)
+    except Interrupted as exc:
+        exc.phase, exc.kept = phase, kept_points(plan)
+        raise
+    except (OSError, MemoryError) as exc:
+        found = resource_error(exc)
+        if found is None:
+            raise
+        raise resource_stop(found, phase) from exc
+    return results
+
+
+def start(plan: SweepPlan) -> tuple[GridState, list[int] | None]:
+    """Checks where the sweep runs and what is finished (removing temporaries that killed
+    processes left), saves its config, reports unavailable panels and finds each panel's data."""
     config, root = plan.config, plan.root
     gpus = check_where(plan)
+    if root.is_dir():
+        remove_dead_temporaries(root)
     state = scan_finished(plan.jobs, root, overwrite=config.sweep.overwrite, warn=log.warning)
     root.mkdir(parents=True, exist_ok=True)
     plan.save_config(root / "config.yaml")
     for panel, reason in plan.unavailable:
         log.warning("panel %s: not available yet, skipped: %s", panel.name, reason)
     prepare_data(plan)
+    return state, gpus
+
+
+def run_points(
+    plan: SweepPlan, state: GridState, make_worker_runner: RunnerFactory, gpus: list[int] | None
+) -> list[dict]:
+    """Runs the points ``state`` has still to run; stops the workers at once if it is cut short."""
+    config, root = plan.config, plan.root
     progress = config.trainer.enable_progress_bar is not False
     pool, submit, workers = launcher(plan, make_worker_runner, gpus, progress)
     try:
@@ -61,9 +98,17 @@ def run_sweep(plan: SweepPlan, make_worker_runner: RunnerFactory) -> list[dict]:
             overwrite=config.sweep.overwrite,
             claim_stale_s=config.sweep.claim_stale_s,
         ).run()
-    finally:
+    except BaseException:
         if pool is not None:
-            pool.close()
+            pool.stop()
+        raise
+    if pool is not None:
+        pool.close()
+    return results
+
+
+def write_outputs(results: list[dict], root: Path) -> None:
+    """The tables, heatmaps, curves and figures, and the summary in the log."""
     from lightning_app.report.figures import FIGURES_RUN, export_figures  # matplotlib: only when drawing
     from lightning_app.report.summary import SUMMARY_FILE
 
@@ -71,7 +116,13 @@ def run_sweep(plan: SweepPlan, make_worker_runner: RunnerFactory) -> list[dict]:
     log.warning("tables, heatmaps, curves and figures: %d files under %s", len(written), root)
     log.warning(summary(results))
     log.warning("summary: %s", root / SUMMARY_FILE)
-    return results
+
+
+def kept_points(plan: SweepPlan) -> str:
+    """How many of the plan's points have a result kept on disk, in words."""
+    points = [p for job in plan.jobs for p in job]
+    kept = sum(os.path.lexists(plan.root / p.folder / RESULT_FILE) for p in points)
+    return f"{kept} of {len(points)} points have their result kept under {plan.root}"
 
 
 def check_where(plan: SweepPlan) -> list[int] | None:

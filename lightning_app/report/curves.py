@@ -21,9 +21,9 @@ import numpy as np
 from matplotlib import ticker
 from matplotlib.axes import Axes
 
+from lightning_app.files.safe_write import write_whole
 from lightning_app.report.heatmaps import new_figure, same_settings
 from lightning_app.report.tables import Table, build_table, dense_value, group_panels
-from lightning_app.store.results import write_whole
 
 MAX_WIDTHS = 10
 COLUMNS = 5

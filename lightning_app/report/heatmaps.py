@@ -35,8 +35,8 @@ from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 from matplotlib.patches import Rectangle
 
+from lightning_app.files.safe_write import write_whole
 from lightning_app.report.tables import Table
-from lightning_app.store.results import write_whole
 
 DPI = 100
 HEATMAP_INCHES = (6.4, 4.8)
@@ -251,10 +251,12 @@ def save_task_figure(tables: list[Table], path: Path) -> list[str]:
 
 def log_images(pngs: list[Path], log_dir: Path, root: Path, step: int = 0) -> list[str]:
     """Logs each PNG as an image to TensorBoard in ``log_dir``; the tag is the PNG's path relative
-    to ``root`` without ``.png``. Returns the tags."""
+    to ``root`` without ``.png``. Returns the tags. The events files an earlier run left there are
+    removed once the new one is written, so that reruns do not pile them up."""
     from torch.utils.tensorboard import SummaryWriter
 
     tags = []
+    earlier = sorted(Path(log_dir).glob("events.out.tfevents.*")) if Path(log_dir).is_dir() else []
     writer = SummaryWriter(log_dir=str(log_dir))
     try:
         for png in pngs:
@@ -264,4 +266,6 @@ def log_images(pngs: list[Path], log_dir: Path, root: Path, step: int = 0) -> li
             tags.append(tag)
     finally:
         writer.close()
+    for path in earlier:
+        path.unlink(missing_ok=True)
     return tags

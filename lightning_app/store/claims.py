@@ -17,6 +17,7 @@ point whose claim died is taken over.
 """
 
 import json
+import logging
 import os
 import socket
 import threading
@@ -24,14 +25,21 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from stat import S_ISREG
 
+from lightning_app.files.bounded_read import UnreadableFile, read_bounded
+from lightning_app.plan.errors import SettingsError
 from lightning_app.plan.grid import GridPoint
-from lightning_app.store.finished import KEPT
+from lightning_app.store.finished import KEPT, set_aside
 from lightning_app.store.results import RESULT_FILE
 
 CLAIM_FILE = "claim.json"
 DEFAULT_STALE_S = 180.0
 POLL_S = 1.0  # how often put-off points are looked at again
+MAX_CLAIM_BYTES = 4096  # a claim is about 120 bytes
+WRITE_GRACE_S = 5.0  # a claim is written at once after its file is created
+
+log = logging.getLogger("lightning_app.store.claims")
 
 _live_tokens: set[str] = set()  # the claims this process holds now
 
@@ -72,18 +80,47 @@ class Claim:
             os.close(self.fd)
 
 
+class DamagedClaim(Exception):
+    """Why a ``claim.json`` cannot be a claim (then it is set aside and the point claimed anew)."""
+
+
 def _read_claim(path: Path) -> tuple[dict, os.stat_result] | None:
-    """The claim's fields (empty while it is being written) and its stat; None if it is gone."""
+    """The claim's fields (empty while it is being written) and its stat; None if it is gone;
+    DamagedClaim if it cannot be a claim: not a regular file (a folder, a symlink, a FIFO), not
+    a small JSON object, or still without its fields after ``WRITE_GRACE_S`` seconds."""
     try:
-        stat = os.stat(path)
-        text = path.read_text()
+        stat = os.lstat(path)
+        if not S_ISREG(stat.st_mode):
+            raise DamagedClaim("it is not a regular file (a folder, a symlink or a device)")
+        text = read_bounded(path, MAX_CLAIM_BYTES).decode("utf-8")
+        fields = json.loads(text)
     except FileNotFoundError:
         return None
-    try:
-        fields = json.loads(text)
+    except UnreadableFile as exc:
+        raise DamagedClaim(str(exc)) from None
+    except UnicodeDecodeError:
+        raise DamagedClaim("it is not text (random bytes?)") from None
     except json.JSONDecodeError:
-        fields = {}
-    return (fields if isinstance(fields, dict) else {}), stat
+        fields = None
+    if isinstance(fields, dict) and isinstance(fields.get("pid"), int) and "host" in fields:
+        return fields, stat
+    if time.time() - stat.st_mtime > WRITE_GRACE_S:
+        raise DamagedClaim("it does not hold a claim's host and process id")
+    return {}, stat
+
+
+def holder(path: Path) -> str:
+    """Who holds the claim at ``path`` and since when, in words."""
+    try:
+        found = _read_claim(path)
+    except DamagedClaim:
+        found = None
+    if found is None:
+        return "a claim that is gone or damaged"
+    fields, stat = found
+    since = fields.get("since", stat.st_mtime)
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(since)) if isinstance(since, float) else "?"
+    return f"process {fields.get('pid', '?')} on {fields.get('host', '?')} since {when}"
 
 
 def claim_is_dead(fields: dict, stat: os.stat_result, stale_after: float, now: float | None = None) -> bool:
@@ -107,7 +144,11 @@ def try_claim(folder: Path, stale_after: float = DEFAULT_STALE_S) -> Claim | Non
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
-            found = _read_claim(path)
+            try:
+                found = _read_claim(path)
+            except DamagedClaim as reason:
+                _set_aside_claim(path, reason)
+                continue
             if found is not None and not claim_is_dead(*found, stale_after):
                 return None
             if found is not None and not _remove_dead(path, found[1], stale_after):
@@ -118,6 +159,16 @@ def try_claim(folder: Path, stale_after: float = DEFAULT_STALE_S) -> Claim | Non
         os.write(fd, json.dumps(fields).encode())
         return Claim(path, fd, token)
     return None
+
+
+def _set_aside_claim(path: Path, reason: DamagedClaim) -> None:
+    try:
+        aside = set_aside(path)
+    except SettingsError:
+        if os.path.lexists(path):
+            raise
+        return  # another sweep set it aside first
+    log.warning("%s is damaged: %s; set aside as %s, the point is claimed anew", path, reason, aside.name)
 
 
 def _remove_dead(path: Path, seen: os.stat_result, stale_after: float) -> bool:
@@ -134,7 +185,10 @@ def _remove_dead(path: Path, seen: os.stat_result, stale_after: float) -> bool:
             pass
         return False
     try:
-        found = _read_claim(path)
+        try:
+            found = _read_claim(path)
+        except DamagedClaim:
+            found = None
         if found is not None and found[1].st_ino == seen.st_ino and claim_is_dead(*found, stale_after):
             os.unlink(path)
         return True
@@ -189,19 +243,20 @@ class PointClaims:
                 if claim is not None:
                     claim.release()
 
-    def _claim_all(self, todo: list[GridPoint]) -> bool:
-        """Claims every point of ``todo``, or none of them."""
+    def _claim_all(self, todo: list[GridPoint]) -> GridPoint | None:
+        """Claims every point of ``todo``, or none of them; returns the point held by another
+        sweep (None when all are claimed)."""
         got = []
         for p in todo:
             claim = try_claim(self.root / p.folder, self.stale_after)
             if claim is None:
                 for _, held in got:
                     held.release()
-                return False
+                return p
             got.append((p, claim))
         with self._lock:
             self.held.update(got)
-        return True
+        return None
 
     def turns(
         self,
@@ -209,12 +264,15 @@ class PointClaims:
         adopt: Callable[[GridPoint, dict], None],
         idle: Callable[[float], None],
         read: Callable[[GridPoint], dict | None],
+        tell: Callable[[str], None] = log.warning,
     ) -> Iterator[Job]:
         """The jobs this sweep may run now, each with its points claimed (release them when the
         job's results are written). Points another sweep finished since ``jobs`` was made
         (``read(point)`` gives their result) are passed to ``adopt(point, result)`` instead; while
         only put-off jobs are left, ``idle(s)`` is called between polls (it may handle finished
-        work for up to s seconds)."""
+        work for up to s seconds). Each point waited for is named once to ``tell``, with who
+        holds it and since when."""
+        told: set[GridPoint] = set()
         seen = {p: _fingerprint(self.root / p.folder) for _, todo in jobs for p in todo}
 
         def settle(todo: list[GridPoint]) -> list[GridPoint]:
@@ -234,7 +292,15 @@ class PointClaims:
             todo = settle(todo)
             if not todo:
                 return []
-            if not self._claim_all(todo):
+            blocked = self._claim_all(todo)
+            if blocked is not None:
+                if blocked not in told:
+                    told.add(blocked)
+                    path = self.root / blocked.folder / CLAIM_FILE
+                    tell(
+                        f"{blocked.folder}: claimed by another sweep ({holder(path)}); waiting for "
+                        f"it, or until its heartbeat is {self.stale_after:g} s old, then taking it over"
+                    )
                 return None
             todo_now = settle(todo)  # finished by another sweep just before the claim
             self.release([p for p in todo if p not in todo_now])
