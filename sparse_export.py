@@ -31,7 +31,6 @@ Outputs with ``output_dim`` 1 come out as a vector of length n, like the trained
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
 
 import torch
 from torch import Tensor, nn
@@ -55,7 +54,7 @@ def _nonzeros(matrix: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def save_sparse_mlp(
-    path: str | Path | BinaryIO,
+    path: str | Path | object,  # a file name, or a binary file open for writing
     layers: list[Tensor],
     output: str,
     gates: Tensor | Callable[[Tensor], Tensor] | None = None,
