@@ -71,7 +71,7 @@ def test_a_config_of_nested_aliases_is_refused_before_expanding(tmp_path):
     config = tmp_path / "laughs.yaml"
     config.write_text("unknown_key:\n" + "".join(f"  {line}\n" for line in LAUGHS))
     limit = "import resource; resource.setrlimit(resource.RLIMIT_AS, (6 << 30, 6 << 30)); "
-    run = "from lightning_app.cli import main; main(['fit', '--config', %r])" % str(config)
+    run = f"from lightning_app.cli import main; main(['fit', '--config', {str(config)!r}])"
     done = subprocess.run(
         [sys.executable, "-c", limit + run], cwd=ROOT, capture_output=True, text=True, timeout=120
     )

@@ -110,14 +110,16 @@ class GridRun:
         run again next time)."""
         found = resource_error(future.exception())
         if found is not None:
-            raise resource_stop(found, f"during the point {todo[0].folder}") from future.exception()
+            folder = self.root / todo[0].folder
+            raise resource_stop(found, f"during the point {todo[0].folder}", folder) from future.exception()
         try:
             self.record(future, job, todo, start)
         except (OSError, MemoryError) as exc:
             found = resource_error(exc)
             if found is None:
                 raise
-            raise resource_stop(found, f"while recording the point {todo[0].folder}") from exc
+            folder = self.root / todo[0].folder
+            raise resource_stop(found, f"while recording the point {todo[0].folder}", folder) from exc
 
     def record(self, future: Future, job: Job, todo: list[GridPoint], start: float) -> None:
         outcome, trace = job_outcome(future, todo)

@@ -10,6 +10,7 @@ import errno
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 #: errno → what it means to the user
 RESOURCE_ERRNOS = {
@@ -68,13 +69,16 @@ def resource_error(exc: BaseException | None) -> BaseException | None:
     return None
 
 
-def resource_stop(exc: BaseException, phase: str) -> ResourceStop:
-    """The one-line error for the resource error ``exc`` met ``phase``."""
+def resource_stop(exc: BaseException, phase: str, folder: Path | None = None) -> ResourceStop:
+    """The one-line error for the resource error ``exc`` met ``phase``, naming the file it names,
+    else ``folder`` (where the failing writes went)."""
     if isinstance(exc, MemoryError):
         what, where = RESOURCE_ERRNOS[errno.ENOMEM], ""
     else:
         what = RESOURCE_ERRNOS[exc.errno]
-        where = f" writing {exc.filename}" if getattr(exc, "filename", None) else ""
+        where = f" writing under {folder}" if folder is not None else ""
+        if getattr(exc, "filename", None):
+            where = f" at {exc.filename}"
     return ResourceStop(
         f"{what}{where} {phase}. Finished points are kept (each with its result.json); free the "
         "resource and run the same command again to resume"

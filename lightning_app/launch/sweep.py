@@ -60,7 +60,7 @@ def run_sweep(plan: SweepPlan, make_worker_runner: RunnerFactory) -> list[dict]:
         found = resource_error(exc)
         if found is None:
             raise
-        raise resource_stop(found, phase) from exc
+        raise resource_stop(found, phase, plan.root) from exc
     return results
 
 
