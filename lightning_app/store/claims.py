@@ -8,12 +8,14 @@ refreshes (``os.utime`` on the file it created) while it holds claims. A claim i
 process is gone (same host, pid not running, or this very process without the token) or when its
 heartbeat is older than ``stale_after`` seconds (another host, or a hung process); a dead claim
 is removed under a short takeover lock, so that of several sweeps finding it dead only one
-replaces it.
+replaces it. A ``claim.json`` that cannot be a claim (``claim_file.py``) is named in a warning, set
+aside as ``claim.json.damaged-<time>`` and the point claimed anew.
 
 ``PointClaims.turns`` hands out the jobs this sweep may run: a job whose points are claimed by a
 live other sweep is put off; once every other job has been handed out, the put-off jobs are
 polled: a point whose ``result.json`` the other sweep wrote meanwhile is adopted as it is, a
-point whose claim died is taken over.
+point whose claim died is taken over. Each point waited for is named once, with who holds it and
+since when.
 """
 
 import json
@@ -25,33 +27,21 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from stat import S_ISREG
 
-from lightning_app.files.bounded_read import UnreadableFile, read_bounded
+from lightning_app.files.safe_write import pid_running
 from lightning_app.plan.errors import SettingsError
 from lightning_app.plan.grid import GridPoint
+from lightning_app.store.claim_file import DamagedClaim, holder, read_claim
 from lightning_app.store.finished import KEPT, set_aside
 from lightning_app.store.results import RESULT_FILE
 
 CLAIM_FILE = "claim.json"
 DEFAULT_STALE_S = 180.0
 POLL_S = 1.0  # how often put-off points are looked at again
-MAX_CLAIM_BYTES = 4096  # a claim is about 120 bytes
-WRITE_GRACE_S = 5.0  # a claim is written at once after its file is created
 
 log = logging.getLogger("lightning_app.store.claims")
 
 _live_tokens: set[str] = set()  # the claims this process holds now
-
-
-def _pid_running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class Claim:
@@ -80,49 +70,6 @@ class Claim:
             os.close(self.fd)
 
 
-class DamagedClaim(Exception):
-    """Why a ``claim.json`` cannot be a claim (then it is set aside and the point claimed anew)."""
-
-
-def _read_claim(path: Path) -> tuple[dict, os.stat_result] | None:
-    """The claim's fields (empty while it is being written) and its stat; None if it is gone;
-    DamagedClaim if it cannot be a claim: not a regular file (a folder, a symlink, a FIFO), not
-    a small JSON object, or still without its fields after ``WRITE_GRACE_S`` seconds."""
-    try:
-        stat = os.lstat(path)
-        if not S_ISREG(stat.st_mode):
-            raise DamagedClaim("it is not a regular file (a folder, a symlink or a device)")
-        text = read_bounded(path, MAX_CLAIM_BYTES).decode("utf-8")
-        fields = json.loads(text)
-    except FileNotFoundError:
-        return None
-    except UnreadableFile as exc:
-        raise DamagedClaim(str(exc)) from None
-    except UnicodeDecodeError:
-        raise DamagedClaim("it is not text (random bytes?)") from None
-    except json.JSONDecodeError:
-        fields = None
-    if isinstance(fields, dict) and isinstance(fields.get("pid"), int) and "host" in fields:
-        return fields, stat
-    if time.time() - stat.st_mtime > WRITE_GRACE_S:
-        raise DamagedClaim("it does not hold a claim's host and process id")
-    return {}, stat
-
-
-def holder(path: Path) -> str:
-    """Who holds the claim at ``path`` and since when, in words."""
-    try:
-        found = _read_claim(path)
-    except DamagedClaim:
-        found = None
-    if found is None:
-        return "a claim that is gone or damaged"
-    fields, stat = found
-    since = fields.get("since", stat.st_mtime)
-    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(since)) if isinstance(since, float) else "?"
-    return f"process {fields.get('pid', '?')} on {fields.get('host', '?')} since {when}"
-
-
 def claim_is_dead(fields: dict, stat: os.stat_result, stale_after: float, now: float | None = None) -> bool:
     """Whether a claim's process is gone or its heartbeat (the file's mtime) is stale."""
     now = time.time() if now is None else now
@@ -132,7 +79,7 @@ def claim_is_dead(fields: dict, stat: os.stat_result, stale_after: float, now: f
         return False
     if fields["pid"] == os.getpid():
         return fields.get("token") not in _live_tokens
-    return not _pid_running(fields["pid"])
+    return not pid_running(fields["pid"])
 
 
 def try_claim(folder: Path, stale_after: float = DEFAULT_STALE_S) -> Claim | None:
@@ -145,7 +92,7 @@ def try_claim(folder: Path, stale_after: float = DEFAULT_STALE_S) -> Claim | Non
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
             try:
-                found = _read_claim(path)
+                found = read_claim(path)
             except DamagedClaim as reason:
                 _set_aside_claim(path, reason)
                 continue
@@ -186,7 +133,7 @@ def _remove_dead(path: Path, seen: os.stat_result, stale_after: float) -> bool:
         return False
     try:
         try:
-            found = _read_claim(path)
+            found = read_claim(path)
         except DamagedClaim:
             found = None
         if found is not None and found[1].st_ino == seen.st_ino and claim_is_dead(*found, stale_after):
