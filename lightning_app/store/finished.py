@@ -3,9 +3,12 @@
 A point whose result is ``done`` or ``diverged`` (outcomes of the algorithm) is kept, unless
 ``--sweep.overwrite``; its recorded identity must equal this sweep's, or the sweep stops before
 anything runs, naming every setting that changed. A point ``failed``, ``skipped`` or without a
-result runs. A ``result.json`` that cannot be a result of its point (not JSON, not an object, a
-status, a metric or a coordinate that is wrong or missing, larger than any result) is named in a
-warning, set aside as ``result.json.damaged-<time>`` (never deleted) and its point runs again.
+result runs. A ``result.json`` that cannot be a result of its point (not a regular file, not JSON,
+not an object, a status, a metric or a coordinate that is wrong or missing, larger than any
+result), or whose point's export is not the file it recorded (size and SHA-256: another run of
+the point, killed before its own ``result.json``, replaced it), is named in a warning, set aside
+as ``result.json.damaged-<time>`` (never deleted) and its point runs again. A point folder that
+is a dangling symlink, a symlink loop or a file is set aside the same way.
 """
 
 import hashlib
