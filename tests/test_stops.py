@@ -138,13 +138,14 @@ def test_temporaries_of_dead_processes_go_and_reruns_keep_one_figures_events_fil
     pid = dead_pid()
     planted = [
         tmp_path / f"figure_mlp_planted.png.{host_tag()}.{pid}.0123abcd.tmp",
+        tmp_path / "mlp_planted" / f"results.csv.{pid}.tmp",  # as earlier versions named them
         tmp_path / f"results.csv.{host_tag()}.{os.getpid()}.0123abcd.tmp",  # a live process's: kept
         tmp_path / "tables" / f"x.npy.otherhost.{pid}.0123abcd.tmp",  # another host's: kept
     ]
     for path in planted:
         path.write_bytes(b"partial")
     run_fit(args)
-    assert [p.exists() for p in planted] == [False, True, True]
+    assert [p.exists() for p in planted] == [False, False, True, True]
     assert len(list((tmp_path / "figures").glob("events.out.tfevents.*"))) == 1
 
 

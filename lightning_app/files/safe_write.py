@@ -4,7 +4,8 @@ renamed over the target, so that a reader never sees a file half written and a k
 old file or the new one. A failed write removes its temporary.
 
 A temporary is named ``<target name>.<host>.<pid>.<random>.tmp``; ``remove_dead_temporaries``
-removes those left by a process of this host that is gone (killed in the middle of a write).
+removes those left by a process of this host that is gone (killed in the middle of a write), and
+the ``<target name>.<pid>.tmp`` of earlier versions.
 """
 
 import os
@@ -18,6 +19,7 @@ from typing import BinaryIO
 
 TMP_SUFFIX = ".tmp"
 _TMP_NAME = re.compile(r"^(?P<target>.+)\.(?P<host>[A-Za-z0-9-]+)\.(?P<pid>\d+)\.[0-9a-f]{8}\.tmp$")
+_OLD_TMP_NAME = re.compile(r"^(?P<target>.+)\.(?P<pid>\d+)\.tmp$")  # earlier versions: pid only, this host
 
 
 def host_tag() -> str:
@@ -83,7 +85,12 @@ def remove_dead_temporaries(folder: Path) -> list[Path]:
     for dirpath, _, names in os.walk(folder):
         for name in names:
             match = _TMP_NAME.match(name)
-            if match is None or match["host"] != host or pid_running(int(match["pid"])):
+            if match is None:
+                match = _OLD_TMP_NAME.match(name)
+                found_host = host
+            else:
+                found_host = match["host"]
+            if match is None or found_host != host or pid_running(int(match["pid"])):
                 continue
             path = Path(dirpath) / name
             try:
