@@ -54,18 +54,19 @@ def _nonzeros(matrix: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def save_sparse_mlp(
-    path: str | Path,
+    path: str | Path | object,  # a file name, or a binary file open for writing
     layers: list[Tensor],
     output: str,
     gates: Tensor | Callable[[Tensor], Tensor] | None = None,
     info: dict | None = None,
 ) -> dict:
-    """Writes ``layers`` (each outputs × inputs, dense or sparse COO) as their nonzeros.
+    """Writes ``layers`` (each outputs × inputs, dense or sparse COO) as their nonzeros to
+    ``path`` (a file name, or a binary file open for writing).
 
-    ``output`` is "sum" or "linear" (see the module docstring); ``gates`` are the random gates
-    (units × inputs) of the last hidden layer in convex mode, of which only the rows of units
-    with a nonzero weight are kept (or a function giving the rows of given units). ``info`` must
-    be JSON-serialisable. Returns the header.
+        ``output`` is "sum" or "linear" (see the module docstring); ``gates`` are the random gates
+        (units × inputs) of the last hidden layer in convex mode, of which only the rows of units
+        with a nonzero weight are kept (or a function giving the rows of given units). ``info`` must
+        be JSON-serialisable. Returns the header.
     """
     if output not in ("sum", "linear"):
         raise ValueError(f"output must be 'sum' or 'linear', got {output!r}")
@@ -97,22 +98,125 @@ def save_sparse_mlp(
         "info": info or {},
     }
     tensors[HEADER] = json.dumps(header, sort_keys=True)
-    torch.save(tensors, Path(path))
+    torch.save(tensors, path if hasattr(path, "write") else Path(path))
     return header
 
 
+class ExportError(ValueError):
+    """A file that is not a valid export: ``path`` and the ``field`` found wrong are named."""
+
+    def __init__(self, path, field: str, reason: str) -> None:
+        super().__init__(f"{path}: {field}: {reason}")
+        self.path, self.field = path, field
+
+
 def read_sparse_mlp(path: str | Path) -> tuple[dict, dict[str, Tensor]]:
-    """The header and the tensors of an exported network (no code from the file is run)."""
-    stored = torch.load(Path(path), map_location="cpu", weights_only=True)
-    if not isinstance(stored, dict) or HEADER not in stored:
-        raise ValueError(f"{path} is not a sparse MLP export (no {HEADER!r} entry)")
-    header = json.loads(stored.pop(HEADER))
+    """The header and the tensors of an exported network (no code from the file is run), each
+    checked against the format (``ExportError`` names the file and the field that is wrong)."""
+    if not Path(path).is_file():  # a FIFO or a device would block or never end
+        raise ExportError(path, "file", "not a regular file")
+    try:
+        stored = torch.load(Path(path), map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - every way a file can fail to unpickle
+        raise ExportError(path, "file", f"not a torch.save file ({type(exc).__name__}: {exc})") from None
+    if not isinstance(stored, dict) or not isinstance(stored.get(HEADER), str):
+        raise ExportError(path, HEADER, f"missing: it is not a sparse MLP export (no {HEADER!r} entry)")
+    try:
+        header = json.loads(stored.pop(HEADER))
+    except ValueError:
+        raise ExportError(path, HEADER, "not JSON") from None
+    if not isinstance(header, dict):
+        raise ExportError(path, HEADER, "not a JSON object")
     if header.get("format") != FORMAT or header.get("version") != VERSION:
-        raise ValueError(
-            f"{path} is format {header.get('format')!r} version {header.get('version')!r}; "
-            f"this loader reads {FORMAT!r} version {VERSION}"
+        raise ExportError(
+            path,
+            "format",
+            f"format {header.get('format')!r} version {header.get('version')!r}; "
+            f"this loader reads {FORMAT!r} version {VERSION}",
         )
+    _check_header(path, header)
+    _check_tensors(path, header, stored)
     return header, stored
+
+
+def _count(value, least: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
+def _check_header(path, header: dict) -> None:
+    layers = header.get("layers")
+    if not isinstance(layers, list) or not layers:
+        raise ExportError(path, "layers", f"{layers!r} is not a non-empty list")
+    for i, spec in enumerate(layers):
+        shape = spec.get("shape") if isinstance(spec, dict) else None
+        if not (isinstance(shape, list) and len(shape) == 2 and all(_count(n, 1) for n in shape)):
+            raise ExportError(path, f"layers[{i}].shape", f"{shape!r} is not two positive sizes")
+        nnz = spec.get("nnz")
+        if not (_count(nnz, 0) and nnz <= shape[0] * shape[1]):
+            raise ExportError(path, f"layers[{i}].nnz", f"{nnz!r} is not a count of its {shape} entries")
+        if i and shape[1] != layers[i - 1]["shape"][0]:
+            raise ExportError(
+                path,
+                f"layers[{i}].shape",
+                f"takes {shape[1]} inputs, the layer before gives {layers[i - 1]['shape'][0]}",
+            )
+    output, gating = header.get("output"), header.get("gating")
+    if output not in ("sum", "linear"):
+        raise ExportError(path, "output", f"{output!r} is not 'sum' or 'linear'")
+    if gating not in ("relu", "random_gates") or (
+        gating == "random_gates" and output == "linear" and len(layers) < 2
+    ):
+        raise ExportError(path, "gating", f"{gating!r} is not 'relu' or 'random_gates' on a hidden layer")
+    if header.get("input_dim") != layers[0]["shape"][1] or not _count(header.get("input_dim"), 1):
+        raise ExportError(
+            path, "input_dim", f"{header.get('input_dim')!r}, the first layer takes {layers[0]['shape'][1]}"
+        )
+    outputs = 1 if output == "sum" else layers[-1]["shape"][0]
+    if header.get("output_dim") != outputs or not _count(header.get("output_dim"), 1):
+        raise ExportError(path, "output_dim", f"{header.get('output_dim')!r}, the layers give {outputs}")
+    dtype = getattr(torch, str(header.get("dtype")), None)
+    if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise ExportError(path, "dtype", f"{header.get('dtype')!r} is not a floating point dtype")
+    if not isinstance(header.get("info", {}), dict):
+        raise ExportError(path, "info", "not a JSON object")
+
+
+def _check_tensors(path, header: dict, stored: dict) -> None:
+    layers, dtype = header["layers"], getattr(torch, header["dtype"])
+    expected = {f"layer{i}.{part}" for i in range(len(layers)) for part in ("indices", "values")}
+    if header["gating"] == "random_gates":
+        expected |= {"gates.units", "gates.rows"}
+    for key in sorted(expected ^ set(stored)):
+        raise ExportError(path, key, "missing" if key in expected else "not part of the format")
+    for i, spec in enumerate(layers):
+        (rows, cols), nnz = spec["shape"], spec["nnz"]
+        indices, values = stored[f"layer{i}.indices"], stored[f"layer{i}.values"]
+        _check_tensor(path, f"layer{i}.indices", indices, torch.int64, (2, nnz))
+        _check_tensor(path, f"layer{i}.values", values, dtype, (nnz,))
+        if nnz and (indices.min() < 0 or indices[0].max() >= rows or indices[1].max() >= cols):
+            raise ExportError(path, f"layer{i}.indices", f"outside the layer's {rows} × {cols} entries")
+        if nnz and torch.unique(indices[0] * cols + indices[1]).numel() != nnz:
+            raise ExportError(path, f"layer{i}.indices", "an entry is stored twice")
+    if header["gating"] == "random_gates":
+        gated = layers[-1 if header["output"] == "sum" else -2]["shape"]
+        units, gate_rows = stored["gates.units"], stored["gates.rows"]
+        _check_tensor(
+            path, "gates.units", units, torch.int64, (units.numel(),) if isinstance(units, Tensor) else ()
+        )
+        if units.numel() and (
+            units.min() < 0 or units.max() >= gated[0] or torch.unique(units).numel() != units.numel()
+        ):
+            raise ExportError(path, "gates.units", f"not distinct units of the {gated[0]} of the gated layer")
+        _check_tensor(path, "gates.rows", gate_rows, dtype, (units.numel(), gated[1]))
+
+
+def _check_tensor(path, key: str, tensor, dtype: torch.dtype, shape: tuple) -> None:
+    if not isinstance(tensor, Tensor) or tensor.layout != torch.strided:
+        raise ExportError(path, key, "not a dense tensor")
+    if tensor.dtype != dtype:
+        raise ExportError(path, key, f"dtype {tensor.dtype}, the format needs {dtype}")
+    if tuple(tensor.shape) != tuple(shape):
+        raise ExportError(path, key, f"shape {tuple(tensor.shape)}, the header says {tuple(shape)}")
 
 
 class SparseLinear(nn.Module):

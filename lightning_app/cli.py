@@ -1,7 +1,9 @@
 """The command line: ``fit`` parses a figure's configuration with LightningCLI and runs its grid;
 ``heatmap`` rebuilds a finished sweep's tables and figures from its TensorBoard events.
 ``fit`` exits with status 1 when a point failed, 0 when every point is done, diverged or skipped,
-and with a message naming the setting when the settings are refused.
+with a message naming the setting when the settings are refused (1), a message naming the
+resource and the path when one runs out (1), and one line saying what was interrupted, what is
+kept and how to resume on Ctrl-C (130) or SIGTERM (143).
 
 ``SweepCLI`` is the LightningCLI subclass that states every setting (the Trainer's, the model's
 with its network's by class path, the datamodule's by class path, and the ``sweep``, ``aiht`` and
@@ -11,6 +13,7 @@ with ``run=False``: instead of one ``Trainer.fit`` it turns the parsed config in
 which ``run_sweep`` carries out.
 """
 
+import shlex
 import sys
 import warnings
 from collections.abc import Callable
@@ -25,9 +28,10 @@ from callbacks.aiht import AIHT
 from callbacks.imp import IMP
 from datamodules.array_files import DataFileError
 from lightning_app.launch.dry_run import add_dry_run_arguments, dry_run_report
+from lightning_app.launch.stops import Interrupted, ResourceStop, signals_interrupt
 from lightning_app.launch.sweep import run_sweep
 from lightning_app.plan.checks import check_no_optimizer
-from lightning_app.plan.errors import SettingsError
+from lightning_app.plan.config_files import check_config_file, config_paths, guard_yaml_loader
 from lightning_app.plan.job import Job
 from lightning_app.plan.sweep_plan import SweepPlan
 from lightning_app.run.point_run import PointRunner
@@ -79,6 +83,7 @@ class SweepCLI(LightningCLI):
     def __init__(self, args: list[str] | None = None) -> None:
         for pattern in QUIET_WARNINGS:
             warnings.filterwarnings("ignore", message=pattern)
+        guard_yaml_loader()
         super().__init__(
             model_class=SparseMLP,
             datamodule_class=LightningDataModule,
@@ -242,22 +247,11 @@ def worker_runner(args: list[str], device: int | None, root: str | None = None) 
     return PointRunner(plan.build, folder, device=device, progress_bar=False).run_job
 
 
-def _check_config_files(args: list[str]) -> None:
-    """An empty ``--config`` file is named here (the parser's own message does not name it)."""
-    for i, arg in enumerate(args):
-        path = arg.removeprefix("--config=") if arg.startswith("--config=") else None
-        if arg == "--config" and i + 1 < len(args):
-            path = args[i + 1]
-        if path and Path(path).is_file() and not Path(path).read_bytes().strip():
-            raise SettingsError(
-                f"--config {path} is empty: give a YAML config (e.g. configs/quickstart.yaml)"
-            )
-
-
 def fit(args: list[str]) -> list[dict]:
     """``cli.py fit ARGS``: runs the grid ARGS configure and returns every point's result."""
     check_no_optimizer(args)
-    _check_config_files(args)
+    for path in config_paths(args):  # named here: the parser's own messages do not name the file
+        check_config_file(path)
     cli = SweepCLI(args)
     if cli.plan.config.sweep.dry_run:
         print(dry_run_report(cli.plan))
@@ -274,18 +268,36 @@ def data_file_error(exc: BaseException) -> BaseException:
     return cause if cause is not None else exc
 
 
+def fit_main(args: list[str]) -> list[dict]:
+    """``fit`` with its ways of stopping early turned into one line and an exit status: bad
+    settings and resource errors (1), SIGINT (130) and SIGTERM (143)."""
+    try:
+        with signals_interrupt():
+            return fit(args)
+    except Interrupted as exc:
+        print(exc.line(resume=shlex.join(["python", "cli.py", "fit", *args])), file=sys.stderr)
+        sys.exit(exc.status)
+    except ResourceStop as exc:
+        sys.exit(f"error: {exc}")
+    except ValueError as exc:  # bad settings: the message names the setting and what to do
+        sys.exit(f"error: {data_file_error(exc)}")
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     command, rest = (argv[0], argv[1:]) if argv else ("", [])
     if command == "heatmap":
         from lightning_app.report.figures import heatmap_main  # matplotlib and tensorboard: only here
 
-        heatmap_main(rest)
-    elif command == "fit":
         try:
-            results = fit(rest)
-        except ValueError as exc:  # bad settings: the message names the setting and what to do
-            sys.exit(f"error: {data_file_error(exc)}")
+            with signals_interrupt():
+                heatmap_main(rest)
+        except Interrupted as exc:
+            exc.phase, exc.kept = "while writing the outputs", "each file written is whole"
+            print(exc.line(resume=shlex.join(["python", "cli.py", "heatmap", *rest])), file=sys.stderr)
+            sys.exit(exc.status)
+    elif command == "fit":
+        results = fit_main(rest)
         if any(r.get("status") == "failed" for r in results):
             sys.exit(1)  # the summary that run_sweep logged lists the failed points
     elif command in ("-h", "--help"):

@@ -15,7 +15,7 @@ import torch
 
 from lightning_app.run.export import EXPORT_FILE, aiht_network, export_network, imp_network
 from modules.compact_gated import CompactGated
-from sparse_export import load_sparse_mlp, read_sparse_mlp
+from sparse_export import ExportError, load_sparse_mlp, read_sparse_mlp
 from tests.helpers import imp_run, run_fit, tiny_run
 from tests.vector_helpers import tiny_vector_run
 
@@ -214,3 +214,59 @@ def test_export_false_saves_no_file_but_still_counts(tmp_path):
     result = json.loads(result_path.read_text())
     assert "export" not in result and sum(result["nnz_layers"]) == result["nnz"]
     assert not list(tmp_path.rglob(EXPORT_FILE))
+
+
+def tampered(path: Path, how: str) -> None:
+    """Rewrites the export at ``path`` with one thing wrong, as a hostile or damaged file has."""
+    if how == "empty file":
+        path.write_bytes(b"")
+        return
+    if how == "random bytes":
+        path.write_bytes(bytes(range(256)) * 4)
+        return
+    stored = torch.load(path, weights_only=True)
+    header = json.loads(stored["header"])
+    if how == "nnz -5":
+        header["layers"][0]["nnz"] = -5
+    elif how == "output bogus":
+        header["output"] = "bogus"
+    elif how == "no layers":
+        header["layers"] = []
+    elif how == "float indices":
+        stored["layer0.indices"] = stored["layer0.indices"].double()
+    elif how == "index out of range":
+        stored["layer0.indices"][1, 0] = header["layers"][0]["shape"][1]
+    elif how == "nnz not the stored count":
+        header["layers"][0]["nnz"] += 1
+    elif how == "extra tensor":
+        stored["payload"] = torch.zeros(3)
+    stored["header"] = json.dumps(header)
+    torch.save(stored, path)
+
+
+TAMPERED = {
+    "empty file": ("file", "not a torch.save file"),
+    "random bytes": ("file", "not a torch.save file"),
+    "nnz -5": ("layers[0].nnz", "-5 is not a count"),
+    "output bogus": ("output", "'bogus' is not 'sum' or 'linear'"),
+    "no layers": ("layers", "[] is not a non-empty list"),
+    "float indices": ("layer0.indices", "dtype torch.float64, the format needs torch.int64"),
+    "index out of range": ("layer0.indices", "outside the layer's"),
+    "nnz not the stored count": ("layer0.indices", "shape (2, {nnz}), the header says (2, {more})"),
+    "extra tensor": ("payload", "not part of the format"),
+}
+
+
+@pytest.mark.parametrize("how", TAMPERED)
+def test_a_tampered_export_is_refused_naming_the_file_and_field(tmp_path, how):
+    _, model, *_ = tiny_run(m=5, s=7, n=64, d=6, epochs=3)
+    path, _ = exported(tmp_path, aiht_network(model))
+    nnz = read_sparse_mlp(path)[0]["layers"][0]["nnz"]
+    assert nnz > 0
+    tampered(path, how)
+    field, reason = TAMPERED[how]
+    reason = reason.format(nnz=nnz, more=nnz + 1)
+    with pytest.raises(ExportError) as caught:
+        load_sparse_mlp(path)
+    assert caught.value.field == field and str(caught.value).startswith(f"{path}: {field}: ")
+    assert reason in str(caught.value)

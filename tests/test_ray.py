@@ -28,7 +28,7 @@ needs_ray = pytest.mark.skipif(
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-TIMINGS = ("wall_s", "fit_s")
+TIMINGS = ("wall_s", "fit_s", "export_bytes", "export_sha256")  # the export holds fit_s too
 
 
 @pytest.fixture(autouse=True)

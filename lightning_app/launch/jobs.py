@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from lightning_app.launch.stops import resource_error, resource_stop
 from lightning_app.plan.errors import SettingsError
 from lightning_app.plan.grid import GridPoint
 from lightning_app.plan.identity import identity_changes
@@ -73,7 +74,7 @@ class GridRun:
         try:
             with self.claims:
                 for job, todo in self.claims.turns(
-                    self.state.todo, self.adopt, idle=self.drain, read=self.read
+                    self.state.todo, self.adopt, idle=self.drain, read=self.read, tell=self.say
                 ):
                     self.pending[self.submit(job)] = (job, todo, time.perf_counter())
                     while len(self.pending) >= self.workers:
@@ -107,7 +108,23 @@ class GridRun:
             self.finish(future, *self.pending.pop(future))
 
     def finish(self, future: Future, job: Job, todo: list[GridPoint], start: float) -> None:
-        """Writes the outcome of each point of ``todo`` of the ended ``job``."""
+        """Writes the outcome of each point of ``todo`` of the ended ``job``; ResourceStop if the
+        job, or writing its outcome, ran out of a resource (the points then have no result and
+        run again next time)."""
+        found = resource_error(future.exception())
+        if found is not None:
+            folder = self.root / todo[0].folder
+            raise resource_stop(found, f"during the point {todo[0].folder}", folder) from future.exception()
+        try:
+            self.record(future, job, todo, start)
+        except (OSError, MemoryError) as exc:
+            found = resource_error(exc)
+            if found is None:
+                raise
+            folder = self.root / todo[0].folder
+            raise resource_stop(found, f"while recording the point {todo[0].folder}", folder) from exc
+
+    def record(self, future: Future, job: Job, todo: list[GridPoint], start: float) -> None:
         outcome, trace = job_outcome(future, todo)
         if trace is not None:
             self.say(f"{todo[0].folder} failed:\n{trace}")

@@ -15,11 +15,13 @@ not run again. Ray is imported here only, when this launcher is chosen.
 
 import logging
 import os
+import tempfile
 import threading
 import time
 from concurrent.futures import Future
 from pathlib import Path
 
+from lightning_app.files.safe_write import remove_dead_folders, write_bytes
 from lightning_app.plan.errors import SettingsError
 from lightning_app.plan.job import Job
 
@@ -171,7 +173,7 @@ class RayLauncher:
         for relative, data in delivery.files.items():
             path = self.root / relative
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
+            write_bytes(path, data)
         if delivery.error is not None:
             if delivery.traceback:
                 delivery.error.__cause__ = _RemoteTraceback(delivery.traceback)
@@ -201,10 +203,28 @@ class RayLauncher:
             except Exception:  # noqa: BLE001, S110 - it may have ended meanwhile
                 pass
         self._shutdown()
+        if self.started_ray:  # its workers ended with it: their scratch folders go too
+            remove_scratch_folders()
+
+    stop = close  # an interrupted sweep: the tasks are cancelled, their workers killed
 
     def _shutdown(self) -> None:
         if self.started_ray:
             ray.shutdown()
+
+
+def remove_scratch_folders(wait_s: float = 5.0) -> None:
+    """Removes the scratch folders of this machine's Ray workers that are gone, waiting up to
+    ``wait_s`` seconds for workers killed just now to end."""
+    from lightning_app.launch.ray_tasks import SCRATCH_PREFIX
+
+    deadline = time.monotonic() + wait_s
+    parent = Path(tempfile.gettempdir())
+    while True:
+        remove_dead_folders(parent, SCRATCH_PREFIX)
+        if not any(p.is_dir() for p in parent.glob(f"{SCRATCH_PREFIX}*")) or time.monotonic() > deadline:
+            return
+        time.sleep(0.1)
 
 
 class _RemoteTraceback(Exception):

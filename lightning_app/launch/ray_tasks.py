@@ -25,8 +25,10 @@ from pathlib import Path
 import ray
 import torch
 
+from lightning_app.files.safe_write import remove_dead_folders
 from lightning_app.launch.allocator import keep_freed_memory, release_freed_memory
 
+SCRATCH_PREFIX = "sparse-mlp-ray-"  # + the worker's pid: its scratch folder in the temporary directory
 SKIPPED_SUFFIXES = (".ckpt",)  # checkpoints stay on the node (and go with its scratch folder)
 
 
@@ -125,7 +127,8 @@ def train_batch(make_runner, jobs: list[tuple[int, list]], ledger, cwd: str, thr
     if os.path.isdir(cwd):
         os.chdir(cwd)
     torch.set_num_threads(threads)
-    scratch = Path(tempfile.gettempdir()) / f"sparse-mlp-ray-{os.getpid()}"
+    remove_dead_folders(Path(tempfile.gettempdir()), SCRATCH_PREFIX)  # of workers killed earlier
+    scratch = Path(tempfile.gettempdir()) / f"{SCRATCH_PREFIX}{os.getpid()}"
     run_job = _job_runner(make_runner, 0 if gpu else None, scratch)
     ran = 0
     try:

@@ -11,12 +11,15 @@ import os
 import sys
 from collections.abc import Callable
 from concurrent.futures import Future
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pytorch_lightning import LightningDataModule
 
 from datamodules.task import SkipPoint
+from lightning_app.files.safe_write import remove_dead_temporaries
 from lightning_app.launch.jobs import GridRun
+from lightning_app.launch.stops import Interrupted, resource_error, resource_stop
 from lightning_app.launch.workers import RunnerFactory, WorkerPool, gpu_ids, run_here
 from lightning_app.plan.checks import check_draws, check_workers
 from lightning_app.plan.job import Job
@@ -24,8 +27,9 @@ from lightning_app.plan.sweep_plan import SweepPlan, first_point
 from lightning_app.run.hparams import log_point_hparams
 from lightning_app.run.outcomes import summary
 from lightning_app.run.point_run import PointRunner
-from lightning_app.store.finished import scan_finished
+from lightning_app.store.finished import GridState, scan_finished
 from lightning_app.store.folder_results import folder_results, with_folder_results
+from lightning_app.store.results import RESULT_FILE
 
 if TYPE_CHECKING:
     from lightning_app.launch.ray_launcher import RayLauncher
@@ -37,20 +41,54 @@ def run_sweep(plan: SweepPlan, make_worker_runner: RunnerFactory) -> list[dict]:
     """Runs ``plan``'s points not yet done and returns every point's result, in grid order.
 
     ``make_worker_runner`` builds the job runner of a worker process (used when the sweep runs
-    on several GPUs or CPU workers, or as Ray tasks).
+    on several GPUs or CPU workers, or as Ray tasks). An interrupt (``stops.Interrupted``) is
+    passed on with the phase it came in and what is kept; a resource error (no space, no memory,
+    a read-only folder) becomes a ``stops.ResourceStop`` naming it, its path and the phase.
     """
     logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)
     logging.getLogger("lightning_app").setLevel(logging.INFO)
     if not logging.getLogger().handlers:
         logging.basicConfig(format="%(message)s")
+    phase = "while starting"
+    try:
+        state, gpus = start(plan)
+        phase = "during the points"
+        results, done = run_points(plan, state, make_worker_runner, gpus)
+        phase = "during the final outputs"
+        write_outputs(results, done, plan.root)
+    except Interrupted as exc:
+        exc.phase, exc.kept = phase, kept_points(plan)
+        raise
+    except (OSError, MemoryError) as exc:
+        found = resource_error(exc)
+        if found is None:
+            raise
+        raise resource_stop(found, phase, plan.root) from exc
+    return results
+
+
+def start(plan: SweepPlan) -> tuple[GridState, list[int] | None]:
+    """Checks where the sweep runs and what is finished (removing temporaries that killed
+    processes left), saves its config, reports unavailable panels and finds each panel's data."""
     config, root = plan.config, plan.root
     gpus = check_where(plan)
+    if root.is_dir():
+        remove_dead_temporaries(root)
     state = scan_finished(plan.jobs, root, overwrite=config.sweep.overwrite, warn=log.warning)
     root.mkdir(parents=True, exist_ok=True)
     plan.save_config(root / "config.yaml")
     for panel, reason in plan.unavailable:
         log.warning("panel %s: not available yet, skipped: %s", panel.name, reason)
     prepare_data(plan)
+    return state, gpus
+
+
+def run_points(
+    plan: SweepPlan, state: GridState, make_worker_runner: RunnerFactory, gpus: list[int] | None
+) -> tuple[list[dict], list[tuple[str, dict]]]:
+    """Runs the points ``state`` has still to run; stops the workers at once if it is cut short.
+    Returns every point's result in grid order, and this sweep's finished points by folder."""
+    config, root = plan.config, plan.root
     progress = config.trainer.enable_progress_bar is not False and shows_bars()
     others = list(folder_results(root, log.warning, skip={p.folder for p in state.order}).values())
     pool, submit, workers = launcher(plan, make_worker_runner, gpus, progress)
@@ -67,19 +105,34 @@ def run_sweep(plan: SweepPlan, make_worker_runner: RunnerFactory) -> list[dict]:
             others=others,
         )
         results = grid_run.run()
-    finally:
+    except BaseException:
         if pool is not None:
-            pool.close()
+            pool.stop()
+        raise
+    if pool is not None:
+        pool.close()
+    done = [(point.folder, grid_run.results[point]) for point in state.order if point in grid_run.results]
+    return results, done
+
+
+def write_outputs(results: list[dict], done: list[tuple[str, dict]], root: Path) -> None:
+    """The tables, heatmaps, curves and figures of every finished point under ``root`` (this
+    sweep's ``done`` and the folder's others), and this sweep's summary in the log."""
     from lightning_app.report.figures import FIGURES_RUN, export_figures  # matplotlib: only when drawing
     from lightning_app.report.summary import SUMMARY_FILE
 
-    done = [(point.folder, grid_run.results[point]) for point in state.order if point in grid_run.results]
     everything = with_folder_results(root, done, warn=lambda _: None)  # named when the sweep began
     written = export_figures(everything, root, tb_log_dir=root / FIGURES_RUN)
     log.warning("tables, heatmaps, curves and figures: %d files under %s", len(written), root)
     log.warning(summary(results))
     log.warning("summary: %s", root / SUMMARY_FILE)
-    return results
+
+
+def kept_points(plan: SweepPlan) -> str:
+    """How many of the plan's points have a result kept on disk, in words."""
+    points = [p for job in plan.jobs for p in job]
+    kept = sum(os.path.lexists(plan.root / p.folder / RESULT_FILE) for p in points)
+    return f"{kept} of {len(points)} points have their result kept under {plan.root}"
 
 
 def shows_bars() -> bool:

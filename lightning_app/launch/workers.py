@@ -1,9 +1,10 @@
 """Where a sweep's jobs run: in this process, or in one worker process per device (GPUs) or a
 chosen number of CPU worker processes, each with its own job runner.
 
-Workers end with their sweep, however it ends: on Linux the kernel kills a worker when the sweep
-process dies (``PR_SET_PDEATHSIG``, SIGKILL of the sweep included), and everywhere a thread in
-each worker ends it within a second of its parent process being gone.
+Workers end with their sweep, however it ends (an interrupted sweep kills them at once; Ctrl-C
+in the terminal is ignored by the workers and handled by the sweep): on Linux the kernel kills a
+worker when the sweep process dies (``PR_SET_PDEATHSIG``, SIGKILL of the sweep included), and
+everywhere a thread in each worker ends it within a second of its parent process being gone.
 """
 
 import ctypes
@@ -75,6 +76,7 @@ def end_with_parent(parent_pid: int) -> None:
 
 def _start_worker(make_runner: RunnerFactory, devices, threads: int, parent_pid: int) -> None:
     global _worker_run_job
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the sweep, which ends its workers
     end_with_parent(parent_pid)
     torch.set_num_threads(threads)
     device = devices.get() if devices is not None else None
@@ -112,3 +114,12 @@ class WorkerPool:
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def stop(self) -> None:
+        """Ends the workers now, their running jobs with them (the sweep was interrupted)."""
+        processes = list((self.pool._processes or {}).values())  # the executor has no public kill
+        for process in processes:
+            process.kill()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.join(timeout=5)

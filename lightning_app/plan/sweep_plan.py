@@ -15,6 +15,7 @@ from pytorch_lightning.cli import LightningArgumentParser
 from callbacks.aiht import AIHT
 from callbacks.imp import IMP
 from datamodules.task import TaskDataModule
+from lightning_app.files.safe_write import write_text
 from lightning_app.plan.checks import check_panel_settings, unified_precision
 from lightning_app.plan.errors import NotAvailable, SettingsError
 from lightning_app.plan.grid import GridPoint, Panel, check_panel, grid_points, group_jobs, requested_panels
@@ -104,7 +105,8 @@ class SweepPlan:
         return Path(self.config.trainer.default_root_dir or DEFAULT_ROOT)
 
     def save_config(self, path: Path) -> None:
-        self.parser.save(self.config, path, overwrite=True, skip_unset=False, skip_validation=True)
+        text = self.parser.dump(self.config, skip_unset=False, skip_validation=True)
+        write_text(path, text)  # written whole, never through a symlink
 
     def panel_config(self, point: GridPoint) -> Namespace:
         return self.panel_configs[point.panel]

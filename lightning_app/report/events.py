@@ -13,7 +13,8 @@ field where the sweep logged one (a double, so exact), else the last ``hp_metric
 float32 in the event file). A point's status is its ``status`` field; without one a point with a
 finite metric counts as done, otherwise as failed. Events files without hparams (training curves,
 logged images) are ignored. Where the same point (panel, m, s, seed) appears more than once, the
-copy with the newest hparams event wins.
+copy with the newest hparams event wins; copies in different folders that
+differ in metric or status are named.
 
 A damaged events file (cut short, or bytes changed: its records do not cover the whole file) is
 reported to ``on_damaged`` with its path and the byte where its readable records stop; what was
@@ -32,6 +33,7 @@ from tensorboard.compat.proto import event_pb2
 from tensorboard.plugins.hparams import metadata as hparams_metadata
 from tensorboard.util import tensor_util
 
+from lightning_app.files.bounded_read import UnreadableFile, regular_file_size
 from lightning_app.report.tables import panel_of
 
 HP_METRIC = "hp_metric"
@@ -50,6 +52,8 @@ INT_FIELDS = {
 BOOL_FIELDS = {"convex", "bias"}
 RECORD_FRAMING = 16  # bytes around each record of an events file: length, its crc, the data's crc
 OnDamaged = Callable[[Path, str], None]
+OnDuplicate = Callable[[Path, Path, str], None]
+MAX_EVENTS_BYTES = 1 << 30  # a point's events (curves and hparams) are kilobytes to megabytes
 
 log = logging.getLogger("lightning_app.report.events")
 
@@ -92,8 +96,18 @@ def _scalar(value) -> float:
 
 
 def load_events(path: Path) -> tuple[list[event_pb2.Event], str | None]:
-    """The events of one file in order, and why the file is damaged (None if it is whole)."""
-    size, offset, events = Path(path).stat().st_size, 0, []
+    """The events of one file in order, and why the file is damaged (None if it is whole). A file
+    that is not a regular file, or larger than ``MAX_EVENTS_BYTES``, is not read."""
+    offset, events = 0, []
+    try:
+        size = regular_file_size(Path(path))
+    except UnreadableFile as exc:
+        return events, f"not read: {exc}"
+    if size > MAX_EVENTS_BYTES:
+        return (
+            events,
+            f"not read: {size} bytes, more than the {MAX_EVENTS_BYTES} an events file may hold here",
+        )
     if size == 0:
         return events, "it is empty"
     for record in event_file_loader.RawEventFileLoader(str(path)).Load():
@@ -150,10 +164,33 @@ def _point_key(result: dict) -> tuple:
     return panel_of(result), int(result["m"]), int(result["s"]), int(result["seed"])
 
 
-def results_from_events(logdir: Path, on_damaged: OnDamaged = _warn_damaged) -> list[dict]:
+def _warn_duplicate(first: Path, second: Path, point: str) -> None:
+    log.warning("%s", duplicate_message(first, second, point))
+
+
+def duplicate_message(first: Path, second: Path, point: str) -> str:
+    return (
+        f"the point {point} is found twice with different results: in {first} and in {second} "
+        "(the newer wins)"
+    )
+
+
+def _differ(a: dict, b: dict) -> bool:
+    def same(x, y) -> bool:
+        both_nan = isinstance(x, float) and isinstance(y, float) and math.isnan(x) and math.isnan(y)
+        return x == y or both_nan
+
+    return not (same(a.get("metric"), b.get("metric")) and a.get("status") == b.get("status"))
+
+
+def results_from_events(
+    logdir: Path, on_damaged: OnDamaged = _warn_damaged, on_duplicate: OnDuplicate = _warn_duplicate
+) -> list[dict]:
     """The result dicts of every grid point logged under ``logdir``, one per point (the newest
-    copy of a point wins), sorted by panel, m, s and seed; damaged files go to ``on_damaged``."""
-    newest: dict[tuple, tuple[float, dict]] = {}
+    copy of a point wins), sorted by panel, m, s and seed; damaged files go to ``on_damaged``,
+    a point found in files of two folders with different metric or status to
+    ``on_duplicate(older file, newer file, point)`` (in one folder, the point was run again)."""
+    newest: dict[tuple, tuple[float, dict, Path]] = {}
     for path in find_event_files(logdir):
         found = read_event_file(path, on_damaged)
         if found is None:
@@ -162,6 +199,16 @@ def results_from_events(logdir: Path, on_damaged: OnDamaged = _warn_damaged) -> 
         if not {"task", "method", "num_layers", "m", "s", "seed", "epochs", "batch_size"} <= set(result):
             continue  # hparams of something other than a grid point
         key = _point_key(result)
+        if key in newest:
+            seen_time, seen, seen_path = newest[key]
+            if seen_path.parent != path.parent and _differ(seen, result):  # same folder: a rerun
+                older, newer = (seen_path, path) if wall_time >= seen_time else (path, seen_path)
+                on_duplicate(older, newer, _point_name(result))
         if key not in newest or wall_time >= newest[key][0]:
-            newest[key] = (wall_time, result)
+            newest[key] = (wall_time, result, path)
     return [newest[key][1] for key in sorted(newest)]
+
+
+def _point_name(result: dict) -> str:
+    coordinates = ("num_layers", "m", "s", "seed")
+    return f"{result['task']} {result['method']} " + " ".join(f"{k}={result[k]}" for k in coordinates)

@@ -19,8 +19,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from lightning_app.files.safe_write import remove_dead_temporaries
 from lightning_app.report.curves import save_all_curves
-from lightning_app.report.events import find_event_files, results_from_events
+from lightning_app.report.events import duplicate_message, find_event_files, results_from_events
 from lightning_app.report.heatmaps import log_images, save_heatmap
 from lightning_app.report.spread import save_std_figure, save_std_heatmap, std_path
 from lightning_app.report.summary import write_summary
@@ -126,7 +127,10 @@ def heatmap_main(argv: list[str]) -> None:
         damaged.append(path)
         print(f"warning: damaged events file {path}: {reason}", file=sys.stderr)
 
-    results = results_from_events(args.logdir, on_damaged=report)
+    def duplicate(older: Path, newer: Path, point: str) -> None:
+        print(f"warning: {duplicate_message(older, newer, point)}", file=sys.stderr)
+
+    results = results_from_events(args.logdir, on_damaged=report, on_duplicate=duplicate)
     if not results:
         count = len(find_event_files(args.logdir))
         parser.error(
@@ -134,6 +138,8 @@ def heatmap_main(argv: list[str]) -> None:
             "none with a grid point's hparams (written by the sweep at the end of each point)"
         )
     out = args.out if args.out is not None else args.logdir
+    if out.is_dir():
+        remove_dead_temporaries(out)
     tb_dir = out / FIGURES_RUN if args.tensorboard else None
     written = export_figures(results, out, tb_log_dir=tb_dir, expname=args.expname)
     print(f"read {len(results)} grid points from the events under {args.logdir}")

@@ -39,6 +39,7 @@ from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 from matplotlib.patches import Rectangle
 
+from lightning_app.files.safe_write import write_whole
 from lightning_app.report.labels import (
     M_AXIS,
     S_AXIS,
@@ -50,7 +51,6 @@ from lightning_app.report.labels import (
     training_label,
 )
 from lightning_app.report.tables import Table
-from lightning_app.store.results import write_whole
 
 DPI = 100
 HEATMAP_INCHES = (6.4, 4.8)
@@ -200,10 +200,12 @@ def save_png_pdf(fig: Figure, png: Path) -> list[Path]:
 
 def log_images(pngs: list[Path], log_dir: Path, root: Path, step: int = 0) -> list[str]:
     """Logs each PNG as an image to TensorBoard in ``log_dir``; the tag is the PNG's path relative
-    to ``root`` without ``.png``. Returns the tags."""
+    to ``root`` without ``.png``. Returns the tags. The events files an earlier run left there are
+    removed once the new one is written, so that reruns do not pile them up."""
     from torch.utils.tensorboard import SummaryWriter
 
     tags = []
+    earlier = sorted(Path(log_dir).glob("events.out.tfevents.*")) if Path(log_dir).is_dir() else []
     writer = SummaryWriter(log_dir=str(log_dir))
     try:
         for png in pngs:
@@ -213,4 +215,6 @@ def log_images(pngs: list[Path], log_dir: Path, root: Path, step: int = 0) -> li
             tags.append(tag)
     finally:
         writer.close()
+    for path in earlier:
+        path.unlink(missing_ok=True)
     return tags

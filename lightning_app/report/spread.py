@@ -18,6 +18,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.image import AxesImage
 
+from lightning_app.files.safe_write import write_whole
 from lightning_app.report.heatmaps import (
     HEATMAP_INCHES,
     ColorScale,
@@ -31,7 +32,6 @@ from lightning_app.report.heatmaps import (
 from lightning_app.report.labels import method_label, metric_label
 from lightning_app.report.tables import STD_DDOF, Table
 from lightning_app.report.task_figure import draw_task_figure
-from lightning_app.store.results import write_whole
 
 STD_CMAP = "YlOrRd"
 NO_STD = "0.85"  # the colour of cells with fewer than two seeds

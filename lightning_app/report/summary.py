@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 import numpy as np
 
+from lightning_app.files.safe_write import write_text
 from lightning_app.report.tables import PanelKey, Table, group_panels
 
 SUMMARY_FILE = "summary.md"
@@ -107,5 +108,5 @@ def write_summary(
         lines += ["## Figures", ""]
         lines += [line for p in shared for line in (image(p, root, p.stem), "")]
     path = root / SUMMARY_FILE
-    path.write_text("\n".join(lines))
+    write_text(path, "\n".join(lines))
     return path

@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from lightning_app.store.results import write_whole
+from lightning_app.files.safe_write import write_whole
 
 #: Degrees of freedom removed in the spread over seeds: 1, the sample standard deviation.
 STD_DDOF = 1

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pytorch_lightning import LightningModule, Trainer
-from pytorch_lightning.callbacks import TQDMProgressBar
+from pytorch_lightning.callbacks import ModelCheckpoint, TQDMProgressBar
 from pytorch_lightning.loggers import TensorBoardLogger
 
 from callbacks.aiht import AIHT, LayerByLayer
@@ -61,6 +61,10 @@ def build_run(
         extra["enable_progress_bar"] = False
     elif objects.trainer_settings.get("enable_progress_bar") is not False:
         callbacks.append(TQDMProgressBar(process_position=1, leave=False))
+    if objects.trainer_settings.get("enable_checkpointing") is not False and not any(
+        isinstance(c, ModelCheckpoint) for c in objects.user_callbacks
+    ):  # Lightning's default checkpoint, but replaced (not versioned -v1, -v2, …) when saved again
+        callbacks.append(ModelCheckpoint(enable_version_counter=False))
     folder = root / job.folder
     # A point runs from the start: checkpoints of an earlier, interrupted run of it are stale.
     shutil.rmtree(folder / CHECKPOINTS, ignore_errors=True)

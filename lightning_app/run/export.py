@@ -7,6 +7,8 @@ mode. IMP's network is the one IMP recorded for the point's s (``IMP.networks``)
 shared trajectory is not the network the run ends with.
 """
 
+import hashlib
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +16,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from lightning_app.files.safe_write import write_bytes
 from modules.gated_mlp import GatedMLP
 from modules.sparse_mlp import SparseMLP
 from sparse_export import save_sparse_mlp
@@ -61,8 +64,23 @@ def imp_network(weights: list[Tensor]) -> NetworkLayers:
 
 
 def export_network(folder: Path, network: NetworkLayers, info: dict) -> Path:
-    """Saves ``network`` with ``info`` (the point's settings and result) to ``folder``."""
+    """Saves ``network`` with ``info`` to ``folder`` (``write_export``); returns its path."""
+    write_export(folder, network, info)
+    return folder / EXPORT_FILE
+
+
+def write_export(folder: Path, network: NetworkLayers, info: dict) -> dict:
+    """Saves ``network`` with ``info`` (the point's settings and result) to ``folder``, written
+    whole; returns what the point's ``result.json`` records of it (its name, size and SHA-256),
+    so that a kept point whose export was replaced since (by a run killed before its own
+    ``result.json``) is found out."""
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / EXPORT_FILE
-    save_sparse_mlp(path, network.layers, network.output, network.gates, info)
-    return path
+    buffer = io.BytesIO()
+    save_sparse_mlp(buffer, network.layers, network.output, network.gates, info)
+    data = buffer.getvalue()
+    write_bytes(folder / EXPORT_FILE, data)
+    return {
+        "export": EXPORT_FILE,
+        "export_bytes": len(data),
+        "export_sha256": hashlib.sha256(data).hexdigest(),
+    }

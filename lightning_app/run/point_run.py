@@ -12,7 +12,7 @@ from lightning_app.plan.grid import GridPoint
 from lightning_app.plan.job import Job
 from lightning_app.plan.sweep_plan import PointObjects
 from lightning_app.run.build import TrainingRun, build_run
-from lightning_app.run.export import EXPORT_FILE, NetworkLayers, aiht_network, export_network, imp_network
+from lightning_app.run.export import NetworkLayers, aiht_network, imp_network, write_export
 from lightning_app.run.versions import software_versions
 
 
@@ -54,8 +54,7 @@ class PointRunner:
         out = {"nnz_layers": network.nnz_per_layer()}
         if job.export:
             info = {**job.base_result(point), **fields, "nnz_layers": out["nnz_layers"]}
-            export_network(self.root / point.folder, network, info)
-            out["export"] = EXPORT_FILE
+            out.update(write_export(self.root / point.folder, network, info))
         return out
 
 

@@ -8,15 +8,18 @@ refreshes (``os.utime`` on the file it created) while it holds claims. A claim i
 process is gone (same host, pid not running, or this very process without the token) or when its
 heartbeat is older than ``stale_after`` seconds (another host, or a hung process); a dead claim
 is removed under a short takeover lock, so that of several sweeps finding it dead only one
-replaces it.
+replaces it. A ``claim.json`` that cannot be a claim (``claim_file.py``) is named in a warning, set
+aside as ``claim.json.damaged-<time>`` and the point claimed anew.
 
 ``PointClaims.turns`` hands out the jobs this sweep may run: a job whose points are claimed by a
 live other sweep is put off; once every other job has been handed out, the put-off jobs are
 polled: a point whose ``result.json`` the other sweep wrote meanwhile is adopted as it is, a
-point whose claim died is taken over.
+point whose claim died is taken over. Each point waited for is named once, with who holds it and
+since when.
 """
 
 import json
+import logging
 import os
 import socket
 import threading
@@ -25,25 +28,20 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from lightning_app.files.safe_write import pid_running
+from lightning_app.plan.errors import SettingsError
 from lightning_app.plan.grid import GridPoint
-from lightning_app.store.finished import KEPT
+from lightning_app.store.claim_file import DamagedClaim, holder, read_claim
+from lightning_app.store.finished import KEPT, set_aside
 from lightning_app.store.results import RESULT_FILE
 
 CLAIM_FILE = "claim.json"
 DEFAULT_STALE_S = 180.0
 POLL_S = 1.0  # how often put-off points are looked at again
 
+log = logging.getLogger("lightning_app.store.claims")
+
 _live_tokens: set[str] = set()  # the claims this process holds now
-
-
-def _pid_running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class Claim:
@@ -72,20 +70,6 @@ class Claim:
             os.close(self.fd)
 
 
-def _read_claim(path: Path) -> tuple[dict, os.stat_result] | None:
-    """The claim's fields (empty while it is being written) and its stat; None if it is gone."""
-    try:
-        stat = os.stat(path)
-        text = path.read_text()
-    except FileNotFoundError:
-        return None
-    try:
-        fields = json.loads(text)
-    except json.JSONDecodeError:
-        fields = {}
-    return (fields if isinstance(fields, dict) else {}), stat
-
-
 def claim_is_dead(fields: dict, stat: os.stat_result, stale_after: float, now: float | None = None) -> bool:
     """Whether a claim's process is gone or its heartbeat (the file's mtime) is stale."""
     now = time.time() if now is None else now
@@ -95,7 +79,7 @@ def claim_is_dead(fields: dict, stat: os.stat_result, stale_after: float, now: f
         return False
     if fields["pid"] == os.getpid():
         return fields.get("token") not in _live_tokens
-    return not _pid_running(fields["pid"])
+    return not pid_running(fields["pid"])
 
 
 def try_claim(folder: Path, stale_after: float = DEFAULT_STALE_S) -> Claim | None:
@@ -107,7 +91,11 @@ def try_claim(folder: Path, stale_after: float = DEFAULT_STALE_S) -> Claim | Non
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
-            found = _read_claim(path)
+            try:
+                found = read_claim(path)
+            except DamagedClaim as reason:
+                _set_aside_claim(path, reason)
+                continue
             if found is not None and not claim_is_dead(*found, stale_after):
                 return None
             if found is not None and not _remove_dead(path, found[1], stale_after):
@@ -118,6 +106,16 @@ def try_claim(folder: Path, stale_after: float = DEFAULT_STALE_S) -> Claim | Non
         os.write(fd, json.dumps(fields).encode())
         return Claim(path, fd, token)
     return None
+
+
+def _set_aside_claim(path: Path, reason: DamagedClaim) -> None:
+    try:
+        aside = set_aside(path)
+    except SettingsError:
+        if os.path.lexists(path):
+            raise
+        return  # another sweep set it aside first
+    log.warning("%s is damaged: %s; set aside as %s, the point is claimed anew", path, reason, aside.name)
 
 
 def _remove_dead(path: Path, seen: os.stat_result, stale_after: float) -> bool:
@@ -134,7 +132,10 @@ def _remove_dead(path: Path, seen: os.stat_result, stale_after: float) -> bool:
             pass
         return False
     try:
-        found = _read_claim(path)
+        try:
+            found = read_claim(path)
+        except DamagedClaim:
+            found = None
         if found is not None and found[1].st_ino == seen.st_ino and claim_is_dead(*found, stale_after):
             os.unlink(path)
         return True
@@ -189,19 +190,20 @@ class PointClaims:
                 if claim is not None:
                     claim.release()
 
-    def _claim_all(self, todo: list[GridPoint]) -> bool:
-        """Claims every point of ``todo``, or none of them."""
+    def _claim_all(self, todo: list[GridPoint]) -> GridPoint | None:
+        """Claims every point of ``todo``, or none of them; returns the point held by another
+        sweep (None when all are claimed)."""
         got = []
         for p in todo:
             claim = try_claim(self.root / p.folder, self.stale_after)
             if claim is None:
                 for _, held in got:
                     held.release()
-                return False
+                return p
             got.append((p, claim))
         with self._lock:
             self.held.update(got)
-        return True
+        return None
 
     def turns(
         self,
@@ -209,12 +211,15 @@ class PointClaims:
         adopt: Callable[[GridPoint, dict], None],
         idle: Callable[[float], None],
         read: Callable[[GridPoint], dict | None],
+        tell: Callable[[str], None] = log.warning,
     ) -> Iterator[Job]:
         """The jobs this sweep may run now, each with its points claimed (release them when the
         job's results are written). Points another sweep finished since ``jobs`` was made
         (``read(point)`` gives their result) are passed to ``adopt(point, result)`` instead; while
         only put-off jobs are left, ``idle(s)`` is called between polls (it may handle finished
-        work for up to s seconds)."""
+        work for up to s seconds). Each point waited for is named once to ``tell``, with who
+        holds it and since when."""
+        told: set[GridPoint] = set()
         seen = {p: _fingerprint(self.root / p.folder) for _, todo in jobs for p in todo}
 
         def settle(todo: list[GridPoint]) -> list[GridPoint]:
@@ -234,7 +239,15 @@ class PointClaims:
             todo = settle(todo)
             if not todo:
                 return []
-            if not self._claim_all(todo):
+            blocked = self._claim_all(todo)
+            if blocked is not None:
+                if blocked not in told:
+                    told.add(blocked)
+                    path = self.root / blocked.folder / CLAIM_FILE
+                    tell(
+                        f"{blocked.folder}: claimed by another sweep ({holder(path)}); waiting for "
+                        f"it, or until its heartbeat is {self.stale_after:g} s old, then taking it over"
+                    )
                 return None
             todo_now = settle(todo)  # finished by another sweep just before the claim
             self.release([p for p in todo if p not in todo_now])
@@ -256,6 +269,9 @@ class PointClaims:
 
 def held_by_another(folder: Path, stale_after: float = DEFAULT_STALE_S) -> bool:
     """Whether a live claim of another sweep holds the point whose folder is ``folder`` (read
-    only: a dead claim is left in place)."""
-    found = _read_claim(Path(folder) / CLAIM_FILE)
+    only: a dead or damaged claim is left in place, and holds nothing)."""
+    try:
+        found = read_claim(Path(folder) / CLAIM_FILE)
+    except DamagedClaim:
+        return False
     return found is not None and not claim_is_dead(*found, stale_after)

@@ -3,18 +3,24 @@
 A point whose result is ``done`` or ``diverged`` (outcomes of the algorithm) is kept, unless
 ``--sweep.overwrite``; its recorded identity must equal this sweep's, or the sweep stops before
 anything runs, naming every setting that changed. A point ``failed``, ``skipped`` or without a
-result runs. A ``result.json`` that cannot be a result of its point (not JSON, not an object, a
-status, a metric or a coordinate that is wrong or missing, larger than any result) is named in a
-warning, set aside as ``result.json.damaged-<time>`` (never deleted) and its point runs again.
+result runs. A ``result.json`` that cannot be a result of its point (not a regular file, not JSON,
+not an object, a status, a metric or a coordinate that is wrong or missing, larger than any
+result), or whose point's export is not the file it recorded (size and SHA-256: another run of
+the point, killed before its own ``result.json``, replaced it), is named in a warning, set aside
+as ``result.json.damaged-<time>`` (never deleted) and its point runs again. A point folder that
+is a dangling symlink, a symlink loop or a file is set aside the same way.
 """
 
+import hashlib
 import json
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lightning_app.files.bounded_read import UnreadableFile, read_bounded
 from lightning_app.plan.errors import SettingsError
 from lightning_app.plan.grid import GridPoint
 from lightning_app.plan.identity import identity_changes
@@ -51,6 +57,7 @@ def scan_finished(
     for job in jobs:
         todo = []
         for point in job:
+            set_aside_unusable_folder(root / point.folder, warn)
             previous = None if overwrite else previous_result(root / point.folder, point, warn)
             if previous is None or previous["status"] not in KEPT:
                 todo.append(point)
@@ -76,7 +83,7 @@ def scan_finished(
 def previous_result(folder: Path, point: GridPoint, warn: Callable[[str], None] = print) -> dict | None:
     """The result in ``folder``, None if there is none or it was damaged (then set aside)."""
     path = folder / RESULT_FILE
-    if not (path.exists() or path.is_symlink()):
+    if not os.path.lexists(path):
         return None
     try:
         return load_result(path, point)
@@ -86,17 +93,22 @@ def previous_result(folder: Path, point: GridPoint, warn: Callable[[str], None] 
         return None
 
 
+def set_aside_unusable_folder(folder: Path, warn: Callable[[str], None] = print) -> None:
+    """A point folder that is a dangling symlink, a symlink loop or not a folder is named and set
+    aside (renamed, never deleted), so that the point runs in a folder of its own."""
+    if os.path.isdir(folder) or not (os.path.lexists(folder)):
+        return
+    what = "a symlink to nothing or a symlink loop" if os.path.islink(folder) else "not a folder"
+    aside = set_aside(folder)
+    warn(f"{folder} is {what}; set aside as {aside.name}, the point runs again")
+
+
 def load_result(path: Path, point: GridPoint) -> dict:
     """``path`` read as ``point``'s result; Damaged if it cannot be one."""
     try:
-        if path.is_dir():
-            raise Damaged("it is a folder, not a file")
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise Damaged(f"{size} bytes, far more than a result holds")
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise Damaged(f"it cannot be read ({exc})") from None
+        raw = read_bounded(path, MAX_BYTES)
+    except UnreadableFile as exc:
+        raise Damaged("it " + str(exc).removeprefix(f"{path} ")) from None
     try:
         result = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
     except UnicodeDecodeError:
@@ -108,7 +120,29 @@ def load_result(path: Path, point: GridPoint) -> dict:
     except ValueError as exc:  # NaN or Infinity, which strict JSON has no literal for
         raise Damaged(str(exc)) from None
     check_result(result, point)
+    if result["status"] in KEPT:
+        check_export(path.parent, result)
     return result
+
+
+def check_export(folder: Path, result: dict) -> None:
+    """Damaged unless the export ``result`` records (name, size, SHA-256) is in ``folder`` as it
+    was written: another run of the point, killed before its ``result.json``, may have replaced
+    it. Results written before the checksum was recorded are not checked."""
+    name, size, digest = result.get("export"), result.get("export_bytes"), result.get("export_sha256")
+    if digest is None:
+        return
+    if not isinstance(name, str) or Path(name).name != name or not isinstance(size, int):
+        raise Damaged(f"its export record {name!r} ({size!r} bytes) is not a file of its folder")
+    try:
+        data = read_bounded(folder / name, size)
+    except UnreadableFile as exc:
+        raise Damaged(f"its export does not match it: {exc}") from None
+    if len(data) != size or hashlib.sha256(data).hexdigest() != digest:
+        raise Damaged(
+            f"its export {name} is not the network it recorded ({len(data)} bytes, checksum differs): "
+            "written by another run of the point"
+        )
 
 
 def _reject_constant(name: str):

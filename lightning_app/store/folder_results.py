@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 
+from lightning_app.files.bounded_read import read_bounded
 from lightning_app.store.finished import COORDINATES, MAX_BYTES, STATUSES
 from lightning_app.store.results import RESULT_FILE
 
@@ -21,10 +22,8 @@ PANEL_FIELDS = ("epochs", "batch_size")  # what tells panels apart besides the c
 def read_folder_result(path: Path) -> dict | None:
     """``path`` read as a result, or None where it cannot be one (see the module docstring)."""
     try:
-        if path.stat().st_size > MAX_BYTES:
-            return None
-        result = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        result = json.loads(read_bounded(path, MAX_BYTES).decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):  # OSError: UnreadableFile too
         return None
     if not isinstance(result, dict) or result.get("status") not in STATUSES:
         return None

@@ -7,17 +7,16 @@ points' identities (``lightning_app/plan/identity.py``) that vary between them, 
 """
 
 import csv
+import io
 import json
 import math
-import os
-from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
 
+from lightning_app.files.safe_write import write_text
 from lightning_app.plan.identity import flat_settings
 
 RESULT_FILE = "result.json"
-NOT_IN_CSV = {"identity", "versions"}  # nested: in result.json only
+NOT_IN_CSV = {"identity", "versions", "export_bytes", "export_sha256"}  # in result.json only
 CSV_COLUMNS = [
     "task",
     "method",
@@ -37,26 +36,6 @@ CSV_COLUMNS = [
 ]
 
 
-def _tmp_path(path: Path) -> Path:
-    """A temporary name next to ``path`` that no other process writes (sweeps may share a folder)."""
-    return path.with_name(f"{path.name}.{os.getpid()}.tmp")
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    tmp = _tmp_path(path)
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def write_whole(path: Path, write: Callable[[BinaryIO], None]) -> None:
-    """Writes ``path`` by ``write(file)`` under a temporary name, then renames it: a reader (a sweep
-    sharing the folder, TensorBoard's image export) never sees a file half written."""
-    tmp = _tmp_path(path)
-    with tmp.open("wb") as f:
-        write(f)
-    os.replace(tmp, path)
-
-
 def json_safe(value):
     """``value`` with every non-finite float (NaN, ±inf) replaced by None, at any depth."""
     if isinstance(value, dict):
@@ -71,7 +50,7 @@ def json_safe(value):
 def write_result(folder: Path, result: dict) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     text = json.dumps(json_safe(result), indent=2, sort_keys=True, allow_nan=False)
-    _write_atomically(folder / RESULT_FILE, text + "\n")
+    write_text(folder / RESULT_FILE, text + "\n")
 
 
 def varying_settings(results: list[dict]) -> dict[str, list]:
@@ -89,12 +68,11 @@ def write_csv(path: Path, results: list[dict]) -> None:
     extra = sorted({k for r in results for k in r} - set(CSV_COLUMNS) - NOT_IN_CSV - set(settings))
     columns = CSV_COLUMNS + extra + list(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_path(path)
-    with tmp.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        for i, r in enumerate(results):
-            row = {k: r.get(k, "") for k in columns}
-            row.update({name: values[i] for name, values in settings.items()})
-            writer.writerow(row)
-    os.replace(tmp, path)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    for i, r in enumerate(results):
+        row = {k: r.get(k, "") for k in columns}
+        row.update({name: values[i] for name, values in settings.items()})
+        writer.writerow(row)
+    write_text(path, text.getvalue())
