@@ -77,8 +77,11 @@ def resource_stop(exc: BaseException, phase: str, folder: Path | None = None) ->
     else:
         what = RESOURCE_ERRNOS[exc.errno]
         where = f" writing under {folder}" if folder is not None else ""
-        if getattr(exc, "filename", None):
-            where = f" at {exc.filename}"
+        # a copy (Lightning saves checkpoints through a temporary file it then copies) names the
+        # file it could not write second
+        target = getattr(exc, "filename2", None) or getattr(exc, "filename", None)
+        if target:
+            where = f" at {target}"
     return ResourceStop(
         f"{what}{where} {phase}. Finished points are kept (each with its result.json); free the "
         "resource and run the same command again to resume"
