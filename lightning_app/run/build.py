@@ -16,6 +16,7 @@ from callbacks.recovery import PlantedRecovery
 from datamodules.task import TaskDataModule
 from lightning_app.plan.job import Job
 from lightning_app.plan.sweep_plan import PointObjects
+from lightning_app.run.checkpoints import DEFAULT_EVERY_S, point_checkpoints
 
 CHECKPOINTS = "checkpoints"  # Lightning's folder under the logger's (the point's) folder
 
@@ -64,6 +65,8 @@ def build_run(
     # A point runs from the start: checkpoints of an earlier, interrupted run of it are stale.
     shutil.rmtree(folder / CHECKPOINTS, ignore_errors=True)
     logger = TensorBoardLogger(save_dir=str(folder), name="", version="", default_hp_metric=False)
+    every_s = config.sweep.get("checkpoint_every_s", DEFAULT_EVERY_S)
+    callbacks += point_checkpoints(objects.trainer_settings, objects.user_callbacks, every_s)
     settings = {
         **objects.trainer_settings,
         "callbacks": objects.user_callbacks + callbacks,
