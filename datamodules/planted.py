@@ -9,6 +9,7 @@ validation data are the same set.
 import numpy as np
 import torch
 
+from datamodules.draw_cache import DrawCache
 from datamodules.sparse_matrix import SparseMatrix
 from datamodules.task import SkipPoint, TaskDataModule, check_batch_size
 from datamodules.tensor_batches import TensorBatches
@@ -48,6 +49,15 @@ def draw_planted_weights(
 
 def draw_inputs(n: int, input_dim: int, seed: int) -> np.ndarray:
     return np.random.RandomState(seed + 2).normal(size=(n, input_dim)).astype(np.float32)
+
+
+#: X of the points run in this process, drawn once per (n, d, seed) (``datamodules/draw_cache.py``).
+INPUTS = DrawCache()
+
+
+def planted_inputs(n: int, input_dim: int, seed: int) -> np.ndarray:
+    """``draw_inputs(n, input_dim, seed)``, drawn once per process and copied for each caller."""
+    return INPUTS.get((n, input_dim, seed), lambda: draw_inputs(n, input_dim, seed))
 
 
 def apply_planted(weights: list[SparseMatrix], x: np.ndarray, output_dim: int) -> np.ndarray:
@@ -140,7 +150,7 @@ class PlantedMLPDataModule(TaskDataModule):
         weights = draw_planted_weights(
             self.num_layers, self.input_dim, self.width, self.output_dim, self.sparsity, self.seed
         )
-        x = draw_inputs(self.nmeasurements, self.input_dim, self.seed)
+        x = planted_inputs(self.nmeasurements, self.input_dim, self.seed)
         y = apply_planted(weights, x, self.output_dim)
         self.planted_weights = weights
         self.max_label = float(np.abs(y).max())
