@@ -17,6 +17,7 @@ from datamodules.task import TaskDataModule
 from lightning_app.plan.job import Job
 from lightning_app.plan.sweep_plan import PointObjects
 from lightning_app.run.checkpoints import DEFAULT_EVERY_S, point_checkpoints
+from lightning_app.run.point_logger import PointLogger
 
 CHECKPOINTS = "checkpoints"  # Lightning's folder under the logger's (the point's) folder
 
@@ -64,7 +65,7 @@ def build_run(
     folder = root / job.folder
     # A point runs from the start: checkpoints of an earlier, interrupted run of it are stale.
     shutil.rmtree(folder / CHECKPOINTS, ignore_errors=True)
-    logger = TensorBoardLogger(save_dir=str(folder), name="", version="", default_hp_metric=False)
+    logger = PointLogger(save_dir=str(folder), name="", version="", default_hp_metric=False)
     every_s = config.sweep.get("checkpoint_every_s", DEFAULT_EVERY_S)
     callbacks += point_checkpoints(objects.trainer_settings, objects.user_callbacks, every_s)
     settings = {
