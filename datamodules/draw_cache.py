@@ -22,7 +22,7 @@ class DrawCache:
         self.kept: OrderedDict[Hashable, np.ndarray] = OrderedDict()
 
     def get(self, key: Hashable, draw: Callable[[], np.ndarray]) -> np.ndarray:
-        """A copy of the array kept under ``key``, drawn by ``draw()`` if it is not kept."""
+        """The (read-only) array kept under ``key``, drawn by ``draw()`` if it is not kept."""
         if key in self.kept:
             self.kept.move_to_end(key)
         else:
@@ -31,7 +31,7 @@ class DrawCache:
             self.kept[key] = array
             while len(self.kept) > 1 and sum(a.nbytes for a in self.kept.values()) > self.max_bytes:
                 self.kept.popitem(last=False)
-        return self.kept[key].copy()
+        return self.kept[key]
 
     def clear(self) -> None:
         self.kept.clear()
