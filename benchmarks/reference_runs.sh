@@ -16,12 +16,12 @@ PYTHON=${PYTHON:-.venv/bin/python}
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 TIMEFORMAT='%R s'
 
-run() {  # run NAME FLAGS...: one sweep into OUT/NAME, its log beside it
+run() {  # run NAME FLAGS...: one sweep into OUT/NAME (after the flags: a config names its own), its log beside it
   local name=$1
   shift
   echo -n "$name: "
-  { time "$PYTHON" cli.py fit --trainer.enable_progress_bar false --sweep.overwrite true \
-      --trainer.default_root_dir "$out/$name" "$@" >"$out/$name.log" 2>&1; } 2>&1
+  { time "$PYTHON" cli.py fit "$@" --trainer.enable_progress_bar false --sweep.overwrite true \
+      --trainer.default_root_dir "$out/$name" >"$out/$name.log" 2>&1; } 2>&1
 }
 
 grid=(--sweep.mlist 1 10 100 --sweep.slist 1 10 100 --sweep.seedlist 0)
