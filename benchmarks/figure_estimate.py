@@ -16,6 +16,7 @@ measure one large point (``benchmarks/single_points.sh``) where it matters.
 
     python benchmarks/figure_estimate.py                                # every figure config
     python benchmarks/figure_estimate.py configs/figure1.yaml --max-m 100 --imp-max-m 20
+    python benchmarks/figure_estimate.py configs/figure2.yaml --methods aiht
     python benchmarks/figure_estimate.py configs/figure1.yaml -- --trainer.accelerator gpu
 
 A panel whose data is not on this machine is listed as unavailable.
@@ -111,6 +112,9 @@ def main() -> None:
     parser.add_argument("configs", nargs="*", default=CONFIGS)
     parser.add_argument("--max-m", type=int, default=100, help="largest m measured for AIHT panels")
     parser.add_argument("--imp-max-m", type=int, default=20, help="largest m measured for IMP panels")
+    parser.add_argument(
+        "--methods", nargs="+", default=["aiht", "imp"], help="the panels' methods to estimate"
+    )
     argv = sys.argv[1:]
     extra = argv[argv.index("--") + 1 :] if "--" in argv else []
     args = parser.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
@@ -126,6 +130,8 @@ def main() -> None:
             for panel, reason in plan.unavailable:
                 rows.append(f"| {config} | {panel.name} | – | not available here: {reason} | – | – |")
             for index in range(len(plan.available)):
+                if plan.available[index].method not in args.methods:
+                    continue
                 est = panel_estimate(config, extra, plan, index, args, Path(tmp))
                 measured = ", ".join(f"m={m}: {t:.2f} s" for m, t in est["measured"].items())
                 fit = f"{est['a']:.3f} + {est['b']:.2e}·work"
