@@ -25,7 +25,13 @@ def files_of(root: Path) -> dict[str, Path]:
 
 
 def strip_timings(value):
-    """``value`` without the timing fields, at any depth of dicts and lists."""
+    """``value`` without the timing fields, at any depth of dicts, lists and JSON text (an exported
+    network's header)."""
+    if isinstance(value, str) and value.startswith("{"):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            return value
     if isinstance(value, dict):
         return {k: strip_timings(v) for k, v in value.items() if k not in TIMINGS}
     if isinstance(value, list):
