@@ -99,5 +99,5 @@ class TaskDataModule(LightningDataModule):
         """``array`` on the data's device, in its dtype (copied where it is read-only: shared)."""
         device, dtype = self.placement()
         if not array.flags.writeable:
-            return torch.tensor(array, dtype=dtype, device=device)
+            array = np.array(array)  # numpy's copy: several times faster than torch.tensor's
         return torch.from_numpy(np.ascontiguousarray(array)).to(device=device, dtype=dtype)
