@@ -10,8 +10,9 @@ loop's row is what Lightning's loop costs around the steps, validation, logging 
     python benchmarks/overhead.py --method imp --device cpu
     python benchmarks/overhead.py --aiht-n 50000 --imp-n 200
 
-Defaults: AIHT at Figure 1's settings (n=50000, d=100, 15 epochs, float64) with m=1, s=1, 2, 5,
-seed 0; IMP at m=2, n=200, s=1 (51 rounds of 15 full-batch epochs: 765 steps of microseconds).
+Defaults: AIHT at Figure 1's settings (n=50000, d=100, 15 epochs, float64) with m=1,
+s=1, 2, 5, 10, 20, 50, seed 0 (the first point draws the planted inputs X, the others reuse
+them); IMP at m=2, n=200, s=1 (38 rounds of 15 full-batch epochs: 570 steps of microseconds).
 Run it on an idle machine; with other jobs on the cores, small steps slow down most.
 """
 
@@ -138,7 +139,7 @@ def instrument(clock: PhaseClock) -> None:
 
 def sweep_args(method: str, n: int, device: str, root: Path) -> list[str]:
     """The command line (after ``fit``) of the measured sweep."""
-    grid = ["--sweep.mlist", "1", "--sweep.slist", "1", "2", "5"]
+    grid = ["--sweep.mlist", "1", "--sweep.slist", "1", "2", "5", "10", "20", "50"]
     if method == "imp":
         grid = ["--sweep.mlist", "2", "--sweep.slist", "1"]
     where = ["--trainer.accelerator", "gpu", "--trainer.devices", "1"] if device == "cuda" else []
