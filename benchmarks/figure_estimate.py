@@ -33,6 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from callbacks.imp.schedule import prune_schedule  # noqa: E402
 from lightning_app import cli  # noqa: E402
+from lightning_app.launch.allocator import keep_freed_memory  # noqa: E402
 from lightning_app.plan.grid import GridPoint  # noqa: E402
 from lightning_app.plan.sweep_plan import SweepPlan  # noqa: E402
 
@@ -122,6 +123,7 @@ def main() -> None:
     argv = sys.argv[1:]
     extra = argv[argv.index("--") + 1 :] if "--" in argv else []
     args = parser.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
+    keep_freed_memory()  # as cli.py does before any work
     rows = []
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:

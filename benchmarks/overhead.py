@@ -31,6 +31,7 @@ import torch  # noqa: E402
 from pytorch_lightning import LightningModule, Trainer  # noqa: E402
 
 from lightning_app import cli  # noqa: E402
+from lightning_app.launch.allocator import keep_freed_memory  # noqa: E402
 
 IMPORT_S = time.perf_counter() - START
 
@@ -256,6 +257,7 @@ def main() -> None:
     devices = ["cpu", "cuda"] if args.device == "both" else [args.device]
     devices = [d for d in devices if d == "cpu" or torch.cuda.is_available()]
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, devices {', '.join(devices)}\n")
+    keep_freed_memory()  # as cli.py does before any work
     clock = PhaseClock()
     instrument(clock)
     for device in devices:
