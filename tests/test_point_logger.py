@@ -1,6 +1,7 @@
 """A point's logger (``lightning_app/run/point_logger.py``) writes the same TensorBoard events as
-Lightning's own, flushing them less often."""
+Lightning's own, flushing them less often, and no ``hparams.yaml``."""
 
+from lightning_fabric.loggers.tensorboard import TensorBoardLogger as FabricTensorBoardLogger
 from pytorch_lightning.loggers import TensorBoardLogger
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -18,10 +19,14 @@ def scalars(folder) -> dict[str, list[tuple[int, float]]]:
 def test_the_same_events_as_lightnings_logger(tmp_path, monkeypatch):
     monkeypatch.setattr(point_logger, "FLUSH_EVERY_S", 3600.0)  # nothing flushed before the end
     flushes = []
-    monkeypatch.setattr(TensorBoardLogger, "save", lambda self: flushes.append(1))
+    monkeypatch.setattr(FabricTensorBoardLogger, "save", lambda self: flushes.append(1))  # the flush
     runs = {}
-    for name, cls in (("lightning", TensorBoardLogger), ("point", PointLogger)):
-        logger = cls(save_dir=str(tmp_path / name), name="", version="", default_hp_metric=False)
+    for name in ("lightning", "point"):
+        folder = str(tmp_path / name)
+        if name == "point":
+            logger = PointLogger(folder)
+        else:
+            logger = TensorBoardLogger(save_dir=folder, name="", version="", default_hp_metric=False)
         tiny_run(epochs=4, logger=logger, log_every_n_steps=1)
         logger.finalize("success")
         runs[name] = (len(flushes), scalars(tmp_path / name))
@@ -31,3 +36,5 @@ def test_the_same_events_as_lightnings_logger(tmp_path, monkeypatch):
     assert len(expected["train/nnz"]) == 4
     assert got == expected
     assert lightning_flushes > 4 and point_flushes == 3  # the first log, and each finalize's
+    assert (tmp_path / "lightning" / "hparams.yaml").exists()
+    assert not (tmp_path / "point" / "hparams.yaml").exists()
