@@ -10,6 +10,7 @@ validation data are the same set.
 import numpy as np
 import torch
 
+from datamodules.draw_cache import DrawCache
 from datamodules.sparse_matrix import SparseMatrix
 from datamodules.task import SkipPoint, TaskDataModule, check_batch_size
 from datamodules.tensor_batches import TensorBatches
@@ -52,13 +53,27 @@ def draw_inputs(n: int, input_dim: int, seed: int) -> np.ndarray:
     return np.random.RandomState(seed + 2).normal(size=(n, input_dim)).astype(np.float32)
 
 
+#: X of the points run in this process, drawn once per (n, d, seed) and dtype
+#: (``datamodules/draw_cache.py``).
+INPUTS = DrawCache()
+
+
+def planted_inputs(n: int, input_dim: int, seed: int, dtype: np.dtype = np.float32) -> np.ndarray:
+    """``draw_inputs(n, input_dim, seed)`` in ``dtype`` (float32 or float64: the same values),
+    drawn once per process: a read-only array shared by every caller."""
+    dtype = np.dtype(dtype)
+    return INPUTS.get(
+        (n, input_dim, seed, dtype.name), lambda: draw_inputs(n, input_dim, seed).astype(dtype, copy=False)
+    )
+
+
 def apply_planted(weights: list[SparseMatrix], x: np.ndarray, output_dim: int) -> np.ndarray:
     """The planted network's outputs as float32: relu after every hidden layer, fused sum if scalar.
 
     Only units with nonzero weights are computed (the others are relu(0) = 0), so the cost
     follows the nonzeros, not the width.
     """
-    h, ids = x.astype(np.float64), np.arange(x.shape[1])  # h's columns are the units ``ids``
+    h, ids = np.asarray(x, dtype=np.float64), np.arange(x.shape[1])  # h's columns: the units ``ids``
     for i, w in enumerate(weights):
         row_pos = np.searchsorted(ids, w.rows).clip(max=max(len(ids) - 1, 0))
         live = (ids[row_pos] == w.rows) if len(ids) else np.zeros(len(w.rows), bool)
@@ -143,14 +158,16 @@ class PlantedMLPDataModule(TaskDataModule):
         weights = draw_planted_weights(
             self.num_layers, self.input_dim, self.width, self.output_dim, self.sparsity, self.seed
         )
-        x = draw_inputs(self.nmeasurements, self.input_dim, self.seed)
+        # float64 X (the same values as float32's) where the fit is in float64: no conversion per point
+        dtype = np.float64 if self.placement()[1] == torch.float64 else np.float32
+        x = planted_inputs(self.nmeasurements, self.input_dim, self.seed, dtype)
         y = apply_planted(weights, x, self.output_dim)
         self.planted_weights = weights
         self.max_label = float(np.abs(y).max())
         if self.max_label == 0:
             raise SkipPoint("all planted labels are zero: recorded with metric 0, as the paper does")
         if self.bias:
-            x = np.concatenate([x, np.ones((x.shape[0], 1), np.float32)], axis=1)
+            x = np.concatenate([x, np.ones((x.shape[0], 1), x.dtype)], axis=1)
         self.x, self.y = self.as_tensor(x), self.as_tensor(y)
 
     def train_dataloader(self) -> TensorBatches:

@@ -97,6 +97,8 @@ class TaskDataModule(LightningDataModule):
         return device, trainer_dtype(trainer)
 
     def as_tensor(self, array: np.ndarray) -> torch.Tensor:
-        """``array`` on the data's device, in its dtype."""
+        """``array`` on the data's device, in its dtype (copied where it is read-only: shared)."""
         device, dtype = self.placement()
+        if not array.flags.writeable:
+            array = np.array(array)  # numpy's copy: several times faster than torch.tensor's
         return torch.from_numpy(np.ascontiguousarray(array)).to(device=device, dtype=dtype)

@@ -34,6 +34,7 @@ from lightning_app.plan.checks import check_no_optimizer
 from lightning_app.plan.config_files import check_config_file, config_paths, guard_yaml_loader
 from lightning_app.plan.job import Job
 from lightning_app.plan.sweep_plan import SweepPlan
+from lightning_app.run.checkpoints import DEFAULT_EVERY_S
 from lightning_app.run.point_run import PointRunner
 from lightning_app.store.claims import DEFAULT_STALE_S
 from modules.gated_mlp import GatedMLP
@@ -200,7 +201,16 @@ def add_launch_arguments(parser: LightningArgumentParser) -> None:
 
 
 def add_point_arguments(parser: LightningArgumentParser) -> None:
-    """Sweep settings that each point's run takes: precision of IMP, gate seed, export, draws."""
+    """Sweep settings that each point's run takes: precision of IMP, gate seed, export, draws,
+    checkpoints."""
+    parser.add_argument(
+        "--sweep.checkpoint_every_s",
+        type=float,
+        default=DEFAULT_EVERY_S,
+        help="A point saves a checkpoint at the end of an epoch once this many seconds of training "
+        "have passed since its start or its last checkpoint (shorter points save none); 0: after "
+        "every epoch. Changes no result.",
+    )
     parser.add_argument(
         "--sweep.imp_precision",
         type=str,

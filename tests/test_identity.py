@@ -84,6 +84,7 @@ SAME = {  # method → settings that do not
         "--model.net.dense_memory_mb=1",
         "--sweep.ray_batch=2",
         "--sweep.export=false",
+        "--sweep.checkpoint_every_s=0",
         "--model.lr=0.5",
         "--sweep.imp_precision=64-true",
         "--imp.prune_iters=0.2",
@@ -97,6 +98,7 @@ SAME = {  # method → settings that do not
         "--trainer.limit_val_batches=0.5",
         "--sweep.imp_precision=32",
         "--sweep.draws=cupy",
+        "--sweep.checkpoint_every_s=5",
     ],
 }
 

@@ -50,6 +50,11 @@ class SweepPlan:
         sweep = config.sweep
         if sweep.workers < 1:
             raise ValueError(f"sweep.workers must be at least 1, got {sweep.workers}")
+        if sweep.get("checkpoint_every_s", 0) < 0:
+            raise ValueError(
+                f"sweep.checkpoint_every_s must be 0 (a checkpoint after every epoch) or more "
+                f"seconds, got {sweep.checkpoint_every_s}"
+            )
         panels = requested_panels(sweep)
         for panel in panels:
             check_panel(panel)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pytorch_lightning import LightningModule, Trainer
-from pytorch_lightning.callbacks import ModelCheckpoint, TQDMProgressBar
+from pytorch_lightning.callbacks import TQDMProgressBar
 from pytorch_lightning.loggers import TensorBoardLogger
 
 from callbacks.aiht import AIHT, LayerByLayer
@@ -16,6 +16,7 @@ from callbacks.recovery import PlantedRecovery
 from datamodules.task import TaskDataModule
 from lightning_app.plan.job import Job
 from lightning_app.plan.sweep_plan import PointObjects
+from lightning_app.run.checkpoints import DEFAULT_EVERY_S, point_checkpoints
 from lightning_app.run.point_logger import PointLogger
 
 CHECKPOINTS = "checkpoints"  # Lightning's folder under the logger's (the point's) folder
@@ -61,14 +62,12 @@ def build_run(
         extra["enable_progress_bar"] = False
     elif objects.trainer_settings.get("enable_progress_bar") is not False:
         callbacks.append(TQDMProgressBar(process_position=1, leave=False))
-    if objects.trainer_settings.get("enable_checkpointing") is not False and not any(
-        isinstance(c, ModelCheckpoint) for c in objects.user_callbacks
-    ):  # Lightning's default checkpoint, but replaced (not versioned -v1, -v2, …) when saved again
-        callbacks.append(ModelCheckpoint(enable_version_counter=False))
     folder = root / job.folder
     # A point runs from the start: checkpoints of an earlier, interrupted run of it are stale.
     shutil.rmtree(folder / CHECKPOINTS, ignore_errors=True)
     logger = PointLogger(str(folder))
+    every_s = config.sweep.get("checkpoint_every_s", DEFAULT_EVERY_S)
+    callbacks += point_checkpoints(objects.trainer_settings, objects.user_callbacks, every_s)
     settings = {
         **objects.trainer_settings,
         "callbacks": objects.user_callbacks + callbacks,
