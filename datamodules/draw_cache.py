@@ -1,5 +1,5 @@
 """Draws kept for the points that follow in the same process: a sweep's points with the same seed
-draw the same planted inputs X (SPEC §6: they depend on the seed, n and d alone), so a worker
+draw the same planted inputs X (they depend on the seed, n and d alone), so a worker
 draws each X once and hands every point its own copy.
 
 The most recently used draws are kept up to ``max_bytes`` in all (the newest always, whatever its
