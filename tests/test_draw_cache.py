@@ -1,5 +1,5 @@
-"""Planted inputs drawn once per process (``datamodules/draw_cache.py``): every point gets the X of
-planted task for its seed, n and d, as its own tensor, whichever points ran before it."""
+"""Planted inputs drawn once per process (``datamodules/draw_cache.py``): every point gets the
+planted task's X for its seed, n and d, as its own tensor, whichever points ran before it."""
 
 import numpy as np
 import pytest
