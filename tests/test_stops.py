@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from lightning_app.files.safe_write import host_tag
 from tests.helpers import run_fit
@@ -147,6 +148,28 @@ def test_temporaries_of_dead_processes_go_and_reruns_keep_one_figures_events_fil
     run_fit(args)
     assert [p.exists() for p in planted] == [False, False, True, True]
     assert len(list((tmp_path / "figures").glob("events.out.tfevents.*"))) == 1
+
+
+def test_a_point_run_again_keeps_only_its_new_events(tmp_path):
+    """An overwritten point, or one rerun after an interrupted run (whose events are planted here),
+    has the curves of its last run only, not those of every run appended."""
+    args = ["fit", *fit_command(tmp_path, "--sweep.method=aiht", "--sweep.mlist=2", "--sweep.slist=3")[3:]]
+    run_fit(args)
+    (folder,) = {p.parent for p in tmp_path.rglob("result.json")}
+    first = sorted(p.name for p in folder.glob("events.out.tfevents.*"))
+    steps = [e.step for e in curve(folder, "train/nnz")]
+    assert len(first) == 2 and steps == list(range(len(steps))) and len(steps) > 1
+    shutil.copy(folder / first[0], folder / "events.out.tfevents.1.interrupted.0")
+    run_fit([*args, "--sweep.overwrite=true"])
+    again = sorted(p.name for p in folder.glob("events.out.tfevents.*"))
+    assert len(again) == 2 and not set(again) & set(first)
+    assert [e.step for e in curve(folder, "train/nnz")] == steps
+
+
+def curve(folder: Path, tag: str) -> list:
+    events = EventAccumulator(str(folder))
+    events.Reload()
+    return events.Scalars(tag)
 
 
 def test_scratch_folders_of_dead_ray_workers_are_removed(tmp_path, monkeypatch):

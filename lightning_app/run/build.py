@@ -20,6 +20,7 @@ from lightning_app.run.checkpoints import DEFAULT_EVERY_S, point_checkpoints
 from lightning_app.run.point_logger import PointLogger
 
 CHECKPOINTS = "checkpoints"  # Lightning's folder under the logger's (the point's) folder
+EVENTS = "events.out.tfevents.*"  # TensorBoard's events files, in the point's folder
 
 
 @dataclass
@@ -63,8 +64,11 @@ def build_run(
     elif objects.trainer_settings.get("enable_progress_bar") is not False:
         callbacks.append(TQDMProgressBar(process_position=1, leave=False))
     folder = root / job.folder
-    # A point runs from the start: checkpoints of an earlier, interrupted run of it are stale.
+    # A point runs from the start: the checkpoints and TensorBoard events of an earlier run of it
+    # (interrupted, or finished and now overwritten) are stale, and its curves would be drawn twice.
     shutil.rmtree(folder / CHECKPOINTS, ignore_errors=True)
+    for events in folder.glob(EVENTS):
+        events.unlink(missing_ok=True)
     logger = PointLogger(str(folder))
     every_s = config.sweep.get("checkpoint_every_s", DEFAULT_EVERY_S)
     callbacks += point_checkpoints(objects.trainer_settings, objects.user_callbacks, every_s)
