@@ -28,6 +28,7 @@ from datamodules.precision import trainer_dtype
 from datamodules.task import TaskDataModule
 from modules.aiht_network import AIHTNetwork
 from modules.network import Network
+from modules.step_scalars import StepScalars
 from modules.task_metric import SupportError, TaskMetric
 from modules.vector_ops import LOSSES, vector_loss
 
@@ -72,6 +73,7 @@ class SparseMLP(LightningModule):
         self.max_label = 1.0  # the task's max |label| (PSNR), set in setup()
         self.residual: Tensor | None = None  # what the AIHT callback's update starts from
         self.support_metric: SupportError | None = None
+        self.step_scalars = StepScalars()
 
     # Read-only views of the network, for callbacks, results and tests.
 
@@ -183,7 +185,7 @@ class SparseMLP(LightningModule):
             out = self.net(x).squeeze()
             loss_fn = torch.nn.CrossEntropyLoss() if self.loss == "crossentropy" else torch.nn.MSELoss()
             loss = loss_fn(out, y.to(out.dtype))
-            self.log(f"train/{self.loss}", loss.detach(), on_step=True, on_epoch=False)
+            self.log_step({f"train/{self.loss}": loss.detach()})
             return loss
         if self.output_dim > 1:
             return self._vector_training_step(x, y)
@@ -192,7 +194,7 @@ class SparseMLP(LightningModule):
         if loss.requires_grad:  # dense state: autograd leaves the full gradient in weight.grad
             self.manual_backward(loss)
         self.residual = (pred - y).detach()
-        self.log("train/mse_before_update", 2 * loss.detach() / y.numel(), on_step=True, on_epoch=False)
+        self.log_step({"train/mse_before_update": 2 * loss.detach() / y.numel()})
         self._update()
         return loss.detach()
 
@@ -206,9 +208,7 @@ class SparseMLP(LightningModule):
         self.manual_backward(loss)
         self.residual = pred.grad
         mse = (pred.detach() - y).square().mean()
-        self.log_dict(
-            {"train/loss": loss.detach(), "train/mse_before_update": mse}, on_step=True, on_epoch=False
-        )
+        self.log_step({"train/loss": loss.detach(), "train/mse_before_update": mse})
         self._update()
         return loss.detach()
 
@@ -217,6 +217,14 @@ class SparseMLP(LightningModule):
         the residual is spent afterwards."""
         self.optimizers().step()
         self.residual = None
+
+    def log_step(self, values: dict[str, float | Tensor]) -> None:
+        """Logs scalars of this training step, as ``self.log(..., on_step=True, on_epoch=False)``
+        would, without its per-call cost (``modules/step_scalars.py``); callbacks use it too."""
+        self.step_scalars.add(self.trainer, values)
+
+    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+        self.step_scalars.write(self.trainer)  # after the callbacks' hooks: their scalars are in
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         x, y = batch

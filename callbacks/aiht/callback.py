@@ -153,15 +153,13 @@ class AIHT(Callback):
 
         mse = float(f) / b.numel()
         max_label = pl_module.max_label
-        pl_module.log_dict(
+        pl_module.log_step(
             {
                 "train/mse": mse,
                 "train/psnr": 20 * math.log10(max_label) - 10 * math.log10(mse) if mse > 0 else math.inf,
                 "train/step_size": self.step_size,
                 "train/nnz": float(kept.numel()),
-            },
-            on_step=True,
-            on_epoch=False,
+            }
         )
 
     def _diverged(self, step_size: float | Tensor) -> FloatingPointError:
@@ -180,7 +178,7 @@ class AIHT(Callback):
         self.step_size = alpha
         if not self.convex and trainer.current_epoch - pl_module.net.layer_start_epoch >= 1:
             pl_module.net.follow_weights()
-        pl_module.log_dict({"train/step_size": alpha, "train/nnz": float(kept)}, on_step=True, on_epoch=False)
+        pl_module.log_step({"train/step_size": alpha, "train/nnz": float(kept)})
 
     def state_dict(self) -> dict:
         state = {"updates": self.updates, "step_size": self.step_size}

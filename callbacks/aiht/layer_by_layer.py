@@ -65,7 +65,7 @@ class LayerByLayer(Callback):
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         if not self.active:
             return
-        pl_module.log("train/layer", float(pl_module.net.layer + 1), on_step=True, on_epoch=False)
+        pl_module.log_step({"train/layer": float(pl_module.net.layer + 1)})
 
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if not self.active:
