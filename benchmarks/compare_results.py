@@ -1,7 +1,8 @@
 """Compares two run folders bit for bit: every ``result.json`` (all fields but the timings), every
-``results.csv`` (all columns but the timings) and every exported network (``sparse_network.pt``,
-its tensors and its info but the timings). Prints each difference; exits 1 if there is any, or if
-a file is in one folder only.
+``results.csv`` (all columns but the timings), every exported network (``sparse_network.pt``,
+its tensors and its info but the timings) and every point's TensorBoard curves (each scalar tag's
+steps and values, in order). Prints each difference; exits 1 if there is any, or if a file is in
+one folder only.
 
     python benchmarks/compare_results.py OLD_DIR NEW_DIR
 
@@ -15,15 +16,32 @@ import sys
 from pathlib import Path
 
 import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 # how long a point took: the one thing allowed to change; and the size and checksum result.json
 # records of its export, whose header holds fit_s too (the export's tensors are compared directly)
 TIMINGS = {"wall_s", "fit_s", "export_bytes", "export_sha256"}
 FILES = ("result.json", "results.csv", "sparse_network.pt")
+EVENTS = "events.out.tfevents.*"  # a point's TensorBoard events; compared as the folder's curves
+CURVES = "curves"  # the name under which a folder's events are compared
 
 
 def files_of(root: Path) -> dict[str, Path]:
-    return {str(p.relative_to(root)): p for name in FILES for p in root.rglob(name)}
+    files = {str(p.relative_to(root)): p for name in FILES for p in root.rglob(name)}
+    folders = {p.parent for p in root.rglob(EVENTS)}
+    return files | {str((folder / CURVES).relative_to(root)): folder for folder in folders}
+
+
+def curves(folder: Path) -> dict[str, list[tuple[int, float]]]:
+    """Each scalar tag's (step, value) pairs, in the order written."""
+    events = EventAccumulator(str(folder), size_guidance={"scalars": 0})
+    events.Reload()
+    return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+
+
+def curve_differences(old: Path, new: Path) -> list[str]:
+    a, b = curves(old), curves(new)
+    return [f"curve {tag} differs" for tag in sorted(set(a) | set(b)) if a.get(tag) != b.get(tag)]
 
 
 def strip_timings(value):
@@ -94,7 +112,7 @@ def compare(old_root: Path, new_root: Path) -> list[str]:
     old, new = files_of(old_root), files_of(new_root)
     problems = [f"{name}: only in {old_root}" for name in sorted(set(old) - set(new))]
     problems += [f"{name}: only in {new_root}" for name in sorted(set(new) - set(old))]
-    check = {"result.json": json_differences, "results.csv": csv_differences}
+    check = {"result.json": json_differences, "results.csv": csv_differences, CURVES: curve_differences}
     for name in sorted(set(old) & set(new)):
         differences = check.get(Path(name).name, network_differences)(old[name], new[name])
         problems += [f"{name}: {d}" for d in differences]
@@ -112,6 +130,7 @@ def main() -> None:
     if not list(old_root.rglob("result.json")):
         problems.append(f"{old_root} holds no result.json: nothing was compared")
     counts = {name: len(list(old_root.rglob(name))) for name in FILES}
+    counts["curves"] = len({p.parent for p in old_root.rglob(EVENTS)})
     for line in problems:
         print(line)
     summary = ", ".join(f"{n} {name}" for name, n in counts.items())
