@@ -1,6 +1,7 @@
 """Per-step scalars written straight to the loggers (``modules/step_scalars.py``) give the events that
 Lightning's ``self.log(..., on_step=True, on_epoch=False)`` gives: the same tags, steps and values,
-with its ``epoch`` scalar and its ``log_every_n_steps``."""
+with its ``epoch`` scalar and its ``log_every_n_steps``; and values written from an epoch-end hook
+those of ``self.log`` there."""
 
 import math
 
@@ -10,7 +11,7 @@ from pytorch_lightning import Callback, LightningModule, Trainer
 from pytorch_lightning.loggers import TensorBoardLogger
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from modules.step_scalars import StepScalars
+from modules.step_scalars import StepScalars, write_epoch_scalars
 
 
 class Batches:
@@ -53,9 +54,16 @@ class Logs(LightningModule):
         return torch.optim.SGD(self.parameters(), lr=1e-3)
 
 
-class LogsAtBatchEnd(Callback):
+class LogsAtBatchAndEpochEnd(Callback):
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         pl_module.log_step({"train/late": float(trainer.global_step) + 0.1})
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        values = {"round/value": trainer.current_epoch / 3, "round/tensor": torch.tensor(2.0 / 3)}
+        if pl_module.direct:
+            write_epoch_scalars(trainer, values)
+        else:
+            pl_module.log_dict(values)
 
 
 def scalars(folder) -> dict[str, list[tuple[int, float]]]:
@@ -74,7 +82,7 @@ def test_the_events_of_lightnings_step_logging(tmp_path, every):
             max_epochs=3,
             logger=logger,
             log_every_n_steps=every,
-            callbacks=[LogsAtBatchEnd()],
+            callbacks=[LogsAtBatchAndEpochEnd()],
             enable_checkpointing=False,
             enable_progress_bar=False,
             enable_model_summary=False,
@@ -85,8 +93,18 @@ def test_the_events_of_lightnings_step_logging(tmp_path, every):
         logger.finalize("success")
         events[direct] = scalars(folder)
     lightning, direct = events[False], events[True]
-    assert set(lightning) == {"train/loss", "train/third", "train/inf", "train/late", "epoch"}
+    assert set(lightning) == {
+        "train/loss",
+        "train/third",
+        "train/inf",
+        "train/late",
+        "epoch",
+        "round/value",
+        "round/tensor",
+    }
     logged_steps = [step for step in range(9) if (step + 1) % every == 0]
     assert [step for step, _ in lightning["train/loss"]] == logged_steps
-    assert [value for _, value in lightning["epoch"]] == [step // 3 for step in logged_steps]
+    assert [step for step, _ in lightning["round/value"]] == [2, 5, 8]  # each epoch's last step
+    epochs = sorted([(step, step // 3) for step in logged_steps] + [(2, 0), (5, 1), (8, 2)])
+    assert sorted((step, value) for step, value in lightning["epoch"]) == epochs
     assert direct == lightning

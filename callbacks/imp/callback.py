@@ -45,6 +45,7 @@ from callbacks.imp.metric import batches_in_order, paper_metric
 from callbacks.imp.order import GlobalStream, IMPOrder, draws_per_pass
 from callbacks.imp.schedule import check_prune_iters, idle_rounds_before, prune_schedule
 from modules.relu_mlp import ReluMLP
+from modules.step_scalars import write_epoch_scalars
 
 
 class IMP(Callback):
@@ -181,12 +182,13 @@ class IMP(Callback):
                 self._record(trainer, pl_module, count, metric)
             measurements += 1
             last = self.history[-1]
-            pl_module.log_dict(
+            write_epoch_scalars(
+                trainer,
                 {
                     "imp/nnz": float(last["nnz"]),
                     "imp/metric": last["metric"],
                     "imp/round": float(last["round"]),
-                }
+                },
             )
         next_round = self.rounds_done + 1
         idle = self.idle_rounds[next_round] if next_round < len(self.idle_rounds) else 0
