@@ -70,6 +70,10 @@ REFUSED = [  # (arguments, what the message must name)
     (["--sweep.seedlist", "-1"], "sweep.seedlist"),
     (["--sweep.seedlist", str(MAX_SEED + 1)], "sweep.seedlist"),
     (["--sweep.num_layers", "0"], "sweep.num_layers"),
+    (["--sweep.slist", "3", "3"], "sweep.slist lists 3 more than once"),  # one folder for two points
+    (["--sweep.mlist", "2", "4", "2"], "sweep.mlist lists 2 more than once"),
+    (["--sweep.seedlist", "1", "0", "1"], "sweep.seedlist lists 1 more than once"),
+    (["--sweep.method", "aiht", "aiht"], "is in two panels (1 and 2)"),
     (["--sweep.panels=5"], "sweep.panels"),
     ([PANEL.format(', "mlist": "abc"')], "sweep.mlist"),
     ([PANEL.format(', "num_layers": "two"')], "sweep.num_layers"),

@@ -78,6 +78,16 @@ def check_panel(panel: Panel) -> None:
         for v in values:
             if v < 1:
                 raise ValueError(f"sweep.{name}: every value must be at least 1, got {v}")
+        _check_once(f"sweep.{name}", values)
+
+
+def _check_once(name: str, values) -> None:
+    """A value listed twice would give two points with one folder (the second would wait on the
+    first's claim): refused."""
+    twice = sorted({v for v in values if list(values).count(v) > 1})
+    if twice:
+        listed = ", ".join(str(v) for v in twice)
+        raise ValueError(f"{name} lists {listed} more than once: give each value once")
 
 
 def requested_panels(sweep) -> list[Panel]:
@@ -119,11 +129,20 @@ def grid_points(panels: list[Panel], tasks: list[str], seedlist: list[int]) -> l
     for seed in seedlist:
         if not 0 <= seed <= MAX_SEED:
             raise ValueError(f"sweep.seedlist: seeds must be from 0 to {MAX_SEED}, got {seed}")
-    points = []
+    _check_once("sweep.seedlist", seedlist)
+    points, folders = [], {}
     for index, (panel, task) in enumerate(zip(panels, tasks, strict=True)):
         check_panel(panel)
         for m, s, seed in itertools.product(panel.mlist, panel.slist, seedlist):
-            points.append(GridPoint(task, panel.method, panel.num_layers, m, s, seed, index))
+            point = GridPoint(task, panel.method, panel.num_layers, m, s, seed, index)
+            if point.folder in folders:
+                first = folders[point.folder] + 1
+                raise ValueError(
+                    f"the point {point.folder} is in two panels ({first} and {index + 1}): give each "
+                    "method and depth once (sweep.method, sweep.num_layers, sweep.panels)"
+                )
+            folders[point.folder] = index
+            points.append(point)
     return points
 
 
