@@ -120,7 +120,29 @@ class SupportColumns:
         units, feats = flat_index // d, flat_index % d
         unique_units, which = torch.unique(units, return_inverse=True)
         opened = self._patterns(unique_units)
-        return self._xt[feats].masked_fill_(~opened[which], 0.0)
+        return closed_to_zero(self._xt[feats], opened, which)
+
+
+def closed_to_zero(rows: Tensor, patterns: Tensor, which: Tensor) -> Tensor:
+    """``rows.masked_fill_(~patterns[which], 0.0)`` bit for bit (row k takes pattern ``which[k]``),
+    at two to three times its speed on a CPU: the rows' bits are ANDed with all ones where open
+    and all zeros (+0.0) where closed. torch's masked_fill and where take the elements one at a
+    time, and a block of s columns of n examples is hundreds of MB. Consecutive rows of one
+    pattern (the features of one unit) share one row of the mask."""
+    bits = INTEGER_OF_WIDTH.get(rows.dtype)
+    if bits is None or rows.device.type != "cpu":
+        return rows.masked_fill_(~patterns[which], 0.0)
+    groups, counts = torch.unique_consecutive(which, return_counts=True)
+    if 4 * groups.numel() > which.numel():  # mostly a pattern per row: one mask for all rows
+        rows.view(bits).bitwise_and_(patterns[which].to(bits).neg_())
+        return rows
+    masks = patterns[groups].to(bits).neg_()
+    for block, mask in zip(rows.view(bits).split(counts.tolist()), masks, strict=True):
+        block.bitwise_and_(mask)
+    return rows
+
+
+INTEGER_OF_WIDTH = {torch.float64: torch.int64, torch.float32: torch.int32}
 
 
 def _same(held: Tensor | None, x: Tensor) -> bool:

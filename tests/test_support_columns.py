@@ -1,12 +1,13 @@
 """The support's columns and gate patterns held per batch and state of the gates
 (``modules/support_columns.py``), and the evaluation that reuses them, against the gated model's A."""
 
+import pytest
 import torch
 
 from modules import dense_gated
 from modules.dense_gated import DenseGated
 from modules.gated_ops import gated_product
-from modules.support_columns import SupportColumns
+from modules.support_columns import SupportColumns, closed_to_zero
 from tests.reference import dense_a
 
 
@@ -78,3 +79,18 @@ def test_evaluating_the_held_batch_equals_the_relu_network(monkeypatch):
     assert len(direct) == 1 and net.columns.holds_batch(x)
     torch.testing.assert_close(net(x.clone(), convex=False), relu_net, rtol=1e-12, atol=1e-12)
     assert len(direct) == 2
+
+
+@pytest.mark.parametrize("dtype, bits", [(torch.float64, torch.int64), (torch.float32, torch.int32)])
+@pytest.mark.parametrize("units, rows", [(1, 9), (3, 40), (40, 50)])  # shared masks; one per row
+def test_closing_rows_is_masked_fill_bit_for_bit(dtype, bits, units, rows):
+    generator = torch.Generator().manual_seed(units)
+    block = torch.randn(rows, 70, dtype=dtype, generator=generator)
+    block[0, :3] = -0.0
+    block[-1, :4] = torch.tensor([float("inf"), -float("inf"), float("nan"), 0.0], dtype=dtype)
+    patterns = torch.rand(units, 70, generator=generator) > 0.5
+    which = torch.randint(0, units, (rows,), generator=generator)
+    for order in (which.sort().values, which):  # each unit's rows together, or not
+        expected = block.clone().masked_fill_(~patterns[order], 0.0)
+        got = closed_to_zero(block.clone(), patterns, order)
+        assert torch.equal(got.view(bits), expected.view(bits))  # signs of zero and NaNs included
