@@ -9,6 +9,7 @@ loop's row is what Lightning's loop costs around the steps, validation, logging 
     python benchmarks/overhead.py                       # AIHT and IMP, on the CPU and on CUDA if present
     python benchmarks/overhead.py --method imp --device cpu
     python benchmarks/overhead.py --aiht-n 50000 --imp-n 200
+    python benchmarks/overhead.py --method aiht --aiht-slist 1 2 5
 
 Defaults: AIHT at Figure 1's settings (n=50000, d=100, 15 epochs, float64) with m=1,
 s=1, 2, 5, 10, 20, 50, seed 0 (the first point draws the planted inputs X, the others reuse
@@ -19,6 +20,7 @@ Run it on an idle machine; with other jobs on the cores, small steps slow down m
 import argparse
 import functools
 import json
+import statistics
 import sys
 import tempfile
 import time
@@ -101,7 +103,9 @@ def instrument(clock: PhaseClock) -> None:
         (Trainer, "__init__", "building the Trainer"),
         (SparseMLP, "training_step", "training step (the work)"),
         (torch.optim.Adam, "step", "training step (the work)"),
-        (_EvaluationLoop, "run", "validation"),
+        (_EvaluationLoop, "run", "validation (Lightning's loop)"),
+        (SparseMLP, "validation_step", "validation step (the work)"),
+        (SparseMLP, "on_validation_epoch_end", "validation step (the work)"),
         (LightningModule, "log", "logging"),
         (LightningModule, "log_dict", "logging"),
         (_LoggerConnector, "update_train_step_metrics", "logging"),
@@ -138,9 +142,9 @@ def instrument(clock: PhaseClock) -> None:
     Trainer.fit = counted_fit
 
 
-def sweep_args(method: str, n: int, device: str, root: Path) -> list[str]:
+def sweep_args(method: str, n: int, device: str, root: Path, slist: list[str]) -> list[str]:
     """The command line (after ``fit``) of the measured sweep."""
-    grid = ["--sweep.mlist", "1", "--sweep.slist", "1", "2", "5", "10", "20", "50"]
+    grid = ["--sweep.mlist", "1", "--sweep.slist", *slist]
     if method == "imp":
         grid = ["--sweep.mlist", "2", "--sweep.slist", "1"]
     where = ["--trainer.accelerator", "gpu", "--trainer.devices", "1"] if device == "cuda" else []
@@ -164,12 +168,14 @@ def sweep_args(method: str, n: int, device: str, root: Path) -> list[str]:
     ]
 
 
+AIHT_SLIST = ["1", "2", "5", "10", "20", "50"]
 PHASES = [
     "data",
     "building the Trainer",
     "fit loop (Lightning)",
     "training step (the work)",
-    "validation",
+    "validation (Lightning's loop)",
+    "validation step (the work)",
     "logging",
     "checkpointing",
     "result fields",
@@ -180,7 +186,7 @@ PHASES = [
 ]
 
 
-def measure(clock: PhaseClock, method: str, n: int, device: str) -> dict:
+def measure(clock: PhaseClock, method: str, n: int, device: str, slist: list[str] = AIHT_SLIST) -> dict:
     """Runs the sweep once and returns the per-phase totals, points, steps and the points' wall_s."""
     clock.reset()
     with tempfile.TemporaryDirectory() as tmp:
@@ -188,7 +194,7 @@ def measure(clock: PhaseClock, method: str, n: int, device: str) -> dict:
         start = time.perf_counter()
         clock.enter("sweep bookkeeping")
         try:
-            results = cli.fit(sweep_args(method, n, device, root))
+            results = cli.fit(sweep_args(method, n, device, root, slist))
         finally:
             clock.leave()
         whole = time.perf_counter() - start
@@ -211,7 +217,8 @@ def table(title: str, run: dict) -> str:
         f"### {title}",
         "",
         f"{points} points, {run['steps']} training steps, sweep {run['whole']:.2f} s in this process "
-        f"(imports before it: {IMPORT_S:.2f} s); points' wall_s: {walls} "
+        f"(imports before it: {IMPORT_S:.2f} s); points' wall_s: {walls}, "
+        f"median {statistics.median(run['wall_s']):.3f} "
         f"(status {', '.join(sorted(run['statuses']))})",
         "",
         "| phase | total s | per point ms | per step µs | share |",
@@ -233,7 +240,8 @@ def table(title: str, run: dict) -> str:
             "training step (the work)",
             "logging",
             "checkpointing",
-            "validation",
+            "validation (Lightning's loop)",
+            "validation step (the work)",
         )
     )
     lines.append("")
@@ -252,6 +260,7 @@ def main() -> None:
     parser.add_argument("--device", choices=["cpu", "cuda", "both"], default="both")
     parser.add_argument("--aiht-n", type=int, default=50000)
     parser.add_argument("--imp-n", type=int, default=200)
+    parser.add_argument("--aiht-slist", nargs="+", default=AIHT_SLIST, help="AIHT's budgets s (m = 1)")
     args = parser.parse_args()
     methods = ["aiht", "imp"] if args.method == "both" else [args.method]
     devices = ["cpu", "cuda"] if args.device == "both" else [args.device]
@@ -263,7 +272,7 @@ def main() -> None:
     for device in devices:
         for method in methods:
             n = args.aiht_n if method == "aiht" else args.imp_n
-            run = measure(clock, method, n, device)
+            run = measure(clock, method, n, device, args.aiht_slist)
             print(table(f"{method.upper()} on {device}, n={n}", run), "\n", flush=True)
 
 
