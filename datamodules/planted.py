@@ -10,7 +10,7 @@ validation data are the same set.
 import numpy as np
 import torch
 
-from datamodules.draw_cache import DrawCache
+from datamodules.draw_cache import TENSORS, DrawCache
 from datamodules.sparse_matrix import SparseMatrix
 from datamodules.task import SkipPoint, TaskDataModule, check_batch_size
 from datamodules.tensor_batches import TensorBatches
@@ -167,8 +167,11 @@ class PlantedMLPDataModule(TaskDataModule):
         if self.max_label == 0:
             raise SkipPoint("all planted labels are zero: recorded with metric 0, as the paper does")
         if self.bias:
-            x = np.concatenate([x, np.ones((x.shape[0], 1), x.dtype)], axis=1)
-        self.x, self.y = self.as_tensor(x), self.as_tensor(y)
+            self.x = self.as_tensor(np.concatenate([x, np.ones((x.shape[0], 1), x.dtype)], axis=1))
+        else:
+            key = (self.nmeasurements, self.input_dim, self.seed, *self.placement())
+            self.x = TENSORS.get(key, lambda: self.as_tensor(x))
+        self.y = self.as_tensor(y)
 
     def train_dataloader(self) -> TensorBatches:
         return TensorBatches(self.x, self.y, self.batch_size, shuffle=True, seed=self.seed + 3, skip_epochs=1)

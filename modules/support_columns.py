@@ -20,6 +20,8 @@ object stands for one state of the gates (a move of the gates makes a new one).
 import torch
 from torch import Tensor
 
+from datamodules.draw_cache import TENSORS
+
 
 class SupportColumns:
     """A[:, S]^T for one batch x and one state of the gates; a new x or new gates start afresh."""
@@ -88,7 +90,7 @@ class SupportColumns:
         """Keeps what is held if ``x`` and ``gates`` are the held ones, unchanged; else starts afresh."""
         gates_version = gates._version if isinstance(gates, Tensor) else 0
         if not self.holds_batch(x):
-            self._x, self._xt, self._gates = x, x.T.contiguous(), None
+            self._x, self._xt, self._gates = x, TENSORS.transposed(x), None
         if self._gates is not gates or self._versions[1] != gates_version:
             self._gates, self._index, self._rows = gates, None, None
             self._units, self._open = None, None

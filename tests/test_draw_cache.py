@@ -1,11 +1,13 @@
 """Planted inputs drawn once per process (``datamodules/draw_cache.py``): every point gets the
-planted task's X for its seed, n and d, as its own tensor, whichever points ran before it."""
+planted task's X for its seed, n and d, whichever points ran before it and whatever they did to
+their tensors."""
 
 import numpy as np
 import pytest
+import torch
 
 from datamodules import planted
-from datamodules.draw_cache import DrawCache
+from datamodules.draw_cache import TENSORS, DrawCache, TensorCache
 from datamodules.planted import PlantedMLPDataModule, planted_inputs
 from tests.reference import spec_planted
 
@@ -59,3 +61,34 @@ def test_draws_once_and_drops_the_least_recently_used_over_its_budget():
     small = DrawCache(max_bytes=8)
     small.get("x", draw(5.0))
     assert list(small.kept) == ["x"]  # the newest is kept whatever its size
+
+
+def test_points_share_one_tensor_and_a_change_in_place_is_never_passed_on():
+    planted.INPUTS.clear()
+    TENSORS.clear()
+    _, x, _ = spec_planted(2, 2, 0, 20, 3)
+
+    def point() -> torch.Tensor:
+        dm = PlantedMLPDataModule(width=2, sparsity=2, seed=0, nmeasurements=20, input_dim=3)
+        dm.setup("fit")
+        return dm.x
+
+    first = point()
+    assert point() is first  # made once
+    first.mul_(2.0)  # a point that changes its inputs in place
+    again = point()
+    assert again is not first and np.array_equal(again.numpy(), x.astype(np.float64))
+
+
+def test_the_transpose_is_made_once_per_unchanged_tensor():
+    cache = TensorCache()
+    kept = cache.get("x", lambda: torch.arange(12.0).reshape(4, 3))
+    view = kept[0:4]  # a full-batch loader's slice
+    transposed = cache.transposed(view)
+    assert torch.equal(transposed, kept.T) and transposed.is_contiguous()
+    assert cache.transposed(kept) is transposed
+    assert cache.transposed(kept[0:2]) is not transposed
+    transposed.zero_()  # changed by someone: made again, from the tensor
+    assert torch.equal(cache.transposed(kept), kept.T)
+    other = torch.arange(12.0).reshape(4, 3)  # equal values, other memory: not kept
+    assert cache.transposed(other) is not cache.transposed(kept)
