@@ -7,6 +7,7 @@
 #   benchmarks/panel_time.sh --trainer.accelerator gpu      # extra flags go to the CLI
 #
 # Environment: PYTHON (default .venv/bin/python), PANEL (reduced or full), METHODS (default "aiht imp").
+# After the table, on stderr: each panel's points' wall_s summed by s (where a panel's time goes).
 set -u
 
 cd "$(dirname "$0")/.." || exit 1
@@ -45,5 +46,10 @@ walls = [float(r["wall_s"]) for r in rows]
 whole = end - start
 print(f"| {method} hidden1 | {len(rows)} | {whole:.1f} | {sum(walls):.1f} | {sum(walls) / len(walls):.3f} | "
       f"{whole - sum(walls):.1f} |")
+by_s = {}
+for r in rows:
+    by_s[int(r["s"])] = by_s.get(int(r["s"]), 0.0) + float(r["wall_s"])
+print("  " + method + ": the points' wall_s summed by s: " + ", ".join(f"s={s} {t:.1f} s" for s, t in sorted(by_s.items())),
+      file=sys.stderr)
 PY
 done
