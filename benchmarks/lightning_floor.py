@@ -15,6 +15,7 @@ without leaving Lightning's loop.
 """
 
 import argparse
+import logging
 import time
 import warnings
 
@@ -90,6 +91,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     warnings.filterwarnings("ignore")  # Lightning's tips about loaders and loggers
+    logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
     x, y = torch.randn(N, D), torch.randn(N)
     runs = {
         "plain torch loop": lambda: plain(x, y, args.steps),
