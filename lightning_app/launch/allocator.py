@@ -17,6 +17,7 @@ loaded and turns it back on before any work.
 
 import ctypes
 import ctypes.util
+import functools
 import gc
 import sys
 
@@ -24,7 +25,9 @@ _M_TRIM_THRESHOLD = -1
 _M_MMAP_MAX = -4
 
 
+@functools.cache
 def _glibc():
+    """glibc, loaded once (finding it runs ldconfig: milliseconds a call), or None elsewhere."""
     if not sys.platform.startswith("linux"):
         return None
     try:
