@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the reference sweeps whose results must not change when only speed changes: the quickstart,
-# a reduced Figure 1 grid (AIHT at both depths; IMP at both depths on n=2000 inputs), and the
+# a reduced Figure 1 grid (AIHT at both depths; IMP at both depths on n=2000 inputs), a small
+# Figure 2 grid (vector outputs, minibatches; both methods and depths, n=5000, 3 epochs), and the
 # quickstart's first two points on two worker processes, each into its own folder under OUT.
 #
 #   benchmarks/reference_runs.sh OUT            # then: python benchmarks/compare_results.py OLD NEW
@@ -29,5 +30,7 @@ run quickstart --config configs/quickstart.yaml
 run fig1_aiht --config configs/figure1.yaml --sweep.method aiht "${grid[@]}"
 run fig1_imp --config configs/figure1.yaml --sweep.method imp --sweep.mlist 1 2 10 --sweep.slist 1 10 \
   --sweep.seedlist 0 --data.init_args.nmeasurements 2000
+run fig2_small --config configs/figure2.yaml --sweep.mlist 2 10 --sweep.slist 10 50 --sweep.seedlist 0 \
+  --trainer.max_epochs 3 --data.init_args.nmeasurements 5000 --data.init_args.batch_size 1000
 run quickstart_workers --config configs/quickstart.yaml --sweep.mlist 5 --sweep.slist 10 50 \
   --sweep.seedlist 0 --sweep.workers 2
