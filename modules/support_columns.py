@@ -5,7 +5,9 @@ One full-batch AIHT update (docs/algorithms.md: scalar AIHT) needs A_S three tim
 the step size's A_S g_S and, for the entries the top-s keeps, the refinement's A_S~. Gathering columns
 costs more than the products that use them, so they are gathered once per batch and state of
 the gates, and only the columns of entries new to the support are added. They are held as the
-rows of A_S^T (|S| × n), gathered from a contiguous copy of X^T, since row copies are cheap.
+rows of A_S^T (|S| × n), gathered from a contiguous copy of X^T, since row copies are cheap (the
+copy of the planted inputs is made once per process: ``datamodules/draw_cache.py``), and zeroed
+where the unit's gate is closed by a bit mask (``closed_to_zero``).
 
 Each gathered unit's gate pattern 1[X h_j > 0] (open examples, one byte each) is held too,
 so that the full gradient of the same batch and gates (``modules/gated_ops.py``) and columns
