@@ -5,10 +5,10 @@ collection, moves it between devices, and at the end of the step converts the co
 it to the loggers: on a 2-core CPU about 0.5 ms per step of IMP's one scalar and 3 ms per step of
 AIHT's five, more than a small network's whole step. Nothing reads these values back (the
 progress bar shows none, and checkpoints monitor validation metrics), so they are gathered here
-and written once per step, with what
-Lightning adds: the same step number (the optimiser steps taken before this one), an ``epoch``
-scalar, and only on the steps Lightning would log (``trainer.log_every_n_steps``). The events are the
-ones Lightning's logging writes, tag for tag and step for step.
+and written once per step, with what Lightning adds: the same step number (the optimiser steps
+taken before this one), an ``epoch`` scalar, and only on the steps Lightning would log
+(``trainer.log_every_n_steps``). The events are the ones Lightning's logging writes, tag for tag
+and step for step.
 
 ``write_epoch_scalars`` writes values at once, as Lightning writes what ``self.log`` was given in
 an ``on_train_epoch_end`` hook (IMP's per-round values): each value costs Lightning a torchmetrics
