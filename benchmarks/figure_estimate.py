@@ -2,14 +2,16 @@
 
 Method. For every panel of a config, two points are run (seed 0, the panel's median s): at its
 smallest m and at its largest m not above ``--max-m`` (AIHT) or ``--imp-max-m`` (IMP) (its two
-smallest m where fewer are that small), in this process (so Python's imports are paid once,
-outside the points), after one warm-up point that is not counted. Their ``wall_s`` fit a
-cost per point linear in the work:
+smallest m where fewer are that small), and for AIHT a third at that largest m and the panel's
+largest s, in this process (so Python's imports are paid once, outside the points), after one
+warm-up point that is not counted. Their ``wall_s`` fit a cost per point linear in the work:
 
-    AIHT: t = a + b·m            IMP: t = a + b·m·R(m, s)
+    AIHT: t = a + b·m + c·s_eff          IMP: t = a + b·m·R(m, s)
 
-where R is the number of IMP rounds (``callbacks/imp/schedule.py``, from the network's weight
-count and s: every round trains ``max_epochs`` epochs). The panel's estimate is the sum of t over
+where s_eff is the budget AIHT keeps in the layer it trains (s / L, at most the layer's weights:
+its refinement and gathers grow with it), and R is the number of IMP rounds
+(``callbacks/imp/schedule.py``, from the network's weight count and s: every round trains
+``max_epochs`` epochs). The panel's estimate is the sum of t over
 its grid: every (m, s, seed), or for an IMP trajectory shared by every s (tasks whose data does
 not depend on s) every (m, seed) with the smallest s's rounds. Linear extrapolation from m ≤ 100
 to m = 1000 ignores cache and memory effects: treat estimates at large m as a rough guide, and
@@ -68,6 +70,11 @@ def measure(config: str, extra: list[str], panel, m: int, s: int, root: Path) ->
     return result["wall_s"] if result["status"] == "done" else None
 
 
+def layer_weights(plan: SweepPlan, panel_index: int, point: GridPoint) -> int:
+    """The weights of the layer AIHT trains first in ``point``'s network: where its budget stops."""
+    return plan.instantiate(plan.panel_configs[panel_index], point).model.net.num_weights
+
+
 def panel_estimate(config: str, extra: list[str], plan: SweepPlan, index: int, args, root: Path) -> dict:
     """The measured points and the estimate (seconds) of panel ``index`` of ``plan``."""
     panel = plan.available[index]
@@ -78,13 +85,19 @@ def panel_estimate(config: str, extra: list[str], plan: SweepPlan, index: int, a
     shared = plan.shared_trajectory(
         GridPoint(task, panel.method, panel.num_layers, panel.mlist[0], s, 0, index)
     )
+    weights: dict[int, int] = {}  # AIHT: the first trained layer's weight count, by m
 
-    def work(m: int, ss: int) -> float:
+    def work(m: int, ss: int) -> tuple[float, float]:
+        """(the work that grows with m, the work that grows with s) of the point (m, ss)."""
         point = GridPoint(task, panel.method, panel.num_layers, m, ss, 0, index)
-        targets = sorted(panel.slist) if shared else [ss]
-        return m * imp_rounds(plan, index, point, targets) if imp else m
+        if imp:
+            targets = sorted(panel.slist) if shared else [ss]
+            return m * imp_rounds(plan, index, point, targets), 0.0
+        if m not in weights:
+            weights[m] = layer_weights(plan, index, point)
+        return m, min(int(ss / panel.num_layers), weights[m])
 
-    times: dict[int, float] = {}
+    times: dict[tuple[int, int], float] = {}
     candidates = sorted(m for m in panel.mlist if m <= limit)
     if len(candidates) < 2:  # e.g. the Gaussian task, whose m (the signal's length) starts at 500
         candidates = sorted(panel.mlist)[:2]
@@ -92,22 +105,41 @@ def panel_estimate(config: str, extra: list[str], plan: SweepPlan, index: int, a
     for m in candidates:  # the smallest m whose point is not skipped (deeper planted: m² ≥ s/L)
         wall = measure(config, extra, panel, m, s, root)
         if wall is not None:
-            times[m] = wall
+            times[m, s] = wall
             break
-    if times and candidates[-1] not in times:
-        times[candidates[-1]] = measure(config, extra, panel, candidates[-1], s, root)
-    sizes = list(times)
-    if len(sizes) == 2:
-        (m0, t0), (m1, t1) = times.items()
-        b = max(0.0, (t1 - t0) / (work(m1, s) - work(m0, s)))
-        a = t0 - b * work(m0, s)
-    else:
-        a, b = (times[sizes[0]] if sizes else 0.0), 0.0
+    largest = candidates[-1]
+    if times and (largest, s) not in times:
+        times[largest, s] = measure(config, extra, panel, largest, s, root)
+    if times and not imp and work(largest, max(panel.slist))[1] != work(largest, s)[1]:
+        wall = measure(config, extra, panel, largest, max(panel.slist), root)
+        if wall is not None:
+            times[largest, max(panel.slist)] = wall
+    a, b, c = fit([(work(m, ss), t) for (m, ss), t in times.items() if t is not None])
     seeds = len(plan.config.sweep.seedlist)
     slist = [min(panel.slist)] if shared else panel.slist
-    total = seeds * sum(a + b * work(m, ss) for m in panel.mlist for ss in slist)
+    total = seeds * sum(a + b * work(m, ss)[0] + c * work(m, ss)[1] for m in panel.mlist for ss in slist)
     jobs = len(panel.mlist) * len(slist) * seeds
-    return {"panel": panel.name, "jobs": jobs, "measured": times, "s": s, "a": a, "b": b, "total": total}
+    return {"panel": panel.name, "jobs": jobs, "measured": times, "a": a, "b": b, "c": c, "total": total}
+
+
+def fit(points: list[tuple[tuple[float, float], float]]) -> tuple[float, float, float]:
+    """(a, b, c) of t = a + b·u + c·v through the measured ((u, v), t): the first two points share
+    v and give a and b, a third at the second's u gives c; slopes below 0 are taken as 0."""
+    if not points:
+        return 0.0, 0.0, 0.0
+    (u0, v0), t0 = points[0]
+    if len(points) == 1:
+        return t0, 0.0, 0.0
+    (u1, v1), t1 = points[1]
+    if u1 == u0:  # one m measured: the second point differs in s only
+        c = max(0.0, (t1 - t0) / (v1 - v0)) if v1 != v0 else 0.0
+        return t0 - c * v0, 0.0, c
+    c = 0.0
+    if len(points) > 2:
+        (u2, v2), t2 = points[2]
+        c = max(0.0, (t2 - t1) / (v2 - v1))
+    b = max(0.0, (t1 - t0 - c * (v1 - v0)) / (u1 - u0)) if u1 != u0 else 0.0
+    return t0 - b * u0 - c * v0, b, c
 
 
 def main() -> None:
@@ -143,11 +175,13 @@ def main() -> None:
                 except Exception as exc:  # noqa: BLE001 - e.g. its data is not here
                     rows.append(f"| {config} | {plan.available[index].name} | – | failed: {exc} | – | – |")
                     continue
-                measured = ", ".join(f"m={m}: {t:.2f} s" for m, t in est["measured"].items())
-                fit = f"{est['a']:.3f} + {est['b']:.2e}·work"
+                measured = ", ".join(f"m={m}, s={ss}: {t:.2f} s" for (m, ss), t in est["measured"].items())
+                line = f"{est['a']:.3f} + {est['b']:.2e}·work" + (
+                    f" + {est['c']:.2e}·s_eff" if est["c"] else ""
+                )
                 total = f"{est['total']:.0f} s ({est['total'] / 3600:.2f} h)"
                 where = f"| {config} | {est['panel']} | {est['jobs']}"
-                rows.append(f"{where} | {measured} (s={est['s']}) | {fit} | {total} |")
+                rows.append(f"{where} | {measured} | {line} | {total} |")
                 print(rows[-1], file=sys.stderr, flush=True)
     print("| config | panel | jobs | measured wall_s (seed 0) | fit (s) | estimate |")
     print("|---|---|---:|---|---|---:|")
