@@ -34,8 +34,7 @@ class DrawCache:
             array = draw()
             array.flags.writeable = False
             self.kept[key] = array
-            while len(self.kept) > 1 and sum(a.nbytes for a in self.kept.values()) > self.max_bytes:
-                self.kept.popitem(last=False)
+            _drop_oldest(self.kept, self.max_bytes)
         return self.kept[key]
 
     def clear(self) -> None:
@@ -55,6 +54,7 @@ class _Kept:
             self.transposed is None or self.transposed._version == self.transposed_version
         )
 
+    @property
     def nbytes(self) -> int:
         extra = 0 if self.transposed is None else self.transposed.nbytes
         return self.tensor.nbytes + extra
@@ -73,7 +73,7 @@ class TensorCache:
         if entry is None or not entry.unchanged():
             entry = self.kept[key] = _Kept(make())
         self.kept.move_to_end(key)
-        self._trim()
+        _drop_oldest(self.kept, self.max_bytes)
         return entry.tensor
 
     def transposed(self, x: torch.Tensor) -> torch.Tensor:
@@ -84,16 +84,19 @@ class TensorCache:
                 if entry.transposed is None:
                     entry.transposed = x.T.contiguous()
                     entry.transposed_version = entry.transposed._version
-                    self._trim()
+                    _drop_oldest(self.kept, self.max_bytes)
                 return entry.transposed
         return x.T.contiguous()
 
     def clear(self) -> None:
         self.kept.clear()
 
-    def _trim(self) -> None:
-        while len(self.kept) > 1 and sum(e.nbytes() for e in self.kept.values()) > self.max_bytes:
-            self.kept.popitem(last=False)
+
+def _drop_oldest(kept: OrderedDict, max_bytes: int) -> None:
+    """Drops the least recently used entries (each with ``nbytes``) while more than ``max_bytes``
+    are kept, the newest always kept."""
+    while len(kept) > 1 and sum(entry.nbytes for entry in kept.values()) > max_bytes:
+        kept.popitem(last=False)
 
 
 def _whole_view(kept: torch.Tensor, x: torch.Tensor) -> bool:

@@ -2,6 +2,7 @@
 overrides) × m × s × seed, one independent run per point."""
 
 import itertools
+from collections import Counter
 from dataclasses import dataclass, field
 
 METHODS = ("aiht", "imp")
@@ -84,7 +85,7 @@ def check_panel(panel: Panel) -> None:
 def _check_once(name: str, values) -> None:
     """A value listed twice would give two points with one folder (the second would wait on the
     first's claim): refused."""
-    twice = sorted({v for v in values if list(values).count(v) > 1})
+    twice = sorted(v for v, count in Counter(values).items() if count > 1)
     if twice:
         listed = ", ".join(str(v) for v in twice)
         raise ValueError(f"{name} lists {listed} more than once: give each value once")
